@@ -1,0 +1,77 @@
+// The `file` sink: appends one mapped record per line to a file and fsyncs before reporting delivery.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import type { SendOutcome } from '../../src/contracts/outcome.ts';
+import type { CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import type { FileSinkConfig } from './config.ts';
+import { classifyFileError } from './classify.ts';
+
+export function createFileSink(name: string, config: FileSinkConfig, context: ConnectorContext): Sink {
+  const path = isAbsolute(config.path) ? config.path : resolve(context.baseDir, config.path);
+  let handle: FileHandle | undefined;
+  // Size of the file made only of whole batches: a failed write is cut back to it, so no torn line stays.
+  let size = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function ensureOpen(): Promise<FileHandle> {
+    if (handle !== undefined) return handle;
+    await mkdir(dirname(path), { recursive: true });
+    const fh = await open(path, 'a', 0o640);
+    size = (await fh.stat()).size;
+    handle = fh;
+    return fh;
+  }
+
+  async function write(batch: SinkBatch): Promise<SendOutcome> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await ensureOpen();
+      let text = '';
+      for (const r of batch.records) text += `${r.payload}\n`;
+      const data = Buffer.from(text);
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await fh.write(data, written, data.length - written);
+        written += bytesWritten;
+      }
+      if (config.fsync) await fh.sync();
+      size += data.length;
+      return { status: 'delivered' };
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      if (fh !== undefined) {
+        await fh.truncate(size).catch(async () => {
+          // The handle itself is broken: reopen next time (the next open re-reads the size).
+          await fh!.close().catch(() => undefined);
+          handle = undefined;
+        });
+      }
+      return classifyFileError(e, path);
+    }
+  }
+
+  return {
+    type: 'file',
+    name,
+    send(batch: SinkBatch): Promise<SendOutcome> {
+      const result = queue.then(() => write(batch));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    async check(): Promise<CheckResult> {
+      try {
+        await ensureOpen();
+        return { ok: true, detail: `appending to ${path} (${size} bytes)` };
+      } catch (error) {
+        return { ok: false, detail: `cannot open ${path} for appending: ${(error as Error).message}` };
+      }
+    },
+    async close(): Promise<void> {
+      await queue;
+      const fh = handle;
+      handle = undefined;
+      await fh?.close();
+    },
+  };
+}

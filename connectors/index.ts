@@ -1,0 +1,30 @@
+// The connector registry: the only place the engine learns which sources and sinks exist.
+import type { ConnectorRegistry, SinkConnector, SourceConnector } from '../src/contracts/connector.ts';
+import { discardSinkSchema, type DiscardSinkConfig } from './discard/config.ts';
+import { createDiscardSink } from './discard/sink.ts';
+import { fileSinkSchema, type FileSinkConfig } from './file/config.ts';
+import { createFileSink } from './file/sink.ts';
+import { jsonlSourceSchema, type JsonlSourceConfig } from './jsonl/config.ts';
+import { createJsonlSource } from './jsonl/source.ts';
+import { stdoutSinkSchema, type StdoutSinkConfig } from './stdout/config.ts';
+import { createStdoutSink } from './stdout/sink.ts';
+
+const jsonl: SourceConnector<JsonlSourceConfig> = {
+  type: 'jsonl',
+  schema: jsonlSourceSchema,
+  create: createJsonlSource,
+  origin: (c) => (c.format === 'connect' ? 'connect' : c.format === 'cadf' ? 'cadf' : 'mixed'),
+};
+
+const file: SinkConnector<FileSinkConfig> = { type: 'file', schema: fileSinkSchema, create: createFileSink };
+const stdout: SinkConnector<StdoutSinkConfig> = { type: 'stdout', schema: stdoutSinkSchema, create: (n, c) => createStdoutSink(n, c) };
+const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
+
+export const connectors: ConnectorRegistry = {
+  sources: new Map<string, SourceConnector>([[jsonl.type, jsonl as unknown as SourceConnector]]),
+  sinks: new Map<string, SinkConnector>([
+    [file.type, file as unknown as SinkConnector],
+    [stdout.type, stdout as unknown as SinkConnector],
+    [discard.type, discard as unknown as SinkConnector],
+  ]),
+};

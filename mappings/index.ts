@@ -1,0 +1,13 @@
+// The mapping registry: every output format by the name the configuration uses.
+import type { Mapping } from '../src/contracts/mapping.ts';
+import { canonicalMapping } from './canonical/index.ts';
+
+export const mappings: ReadonlyMap<string, Mapping> = new Map<string, Mapping>([[canonicalMapping.name, canonicalMapping as Mapping]]);
+
+export const mappingNames: readonly string[] = [...mappings.keys()];
+
+export function getMapping(name: string): Mapping {
+  const m = mappings.get(name);
+  if (m === undefined) throw new TypeError(`no mapping named ${name} (known: ${mappingNames.join(', ')})`);
+  return m;
+}

@@ -1,0 +1,37 @@
+// `audit-forwarder check`: validates the configuration, the checkpoints, and tries every sink.
+import type { Command } from 'commander';
+import { isForwarderError } from '../contracts/errors.ts';
+import { checkpointKey, sourceFingerprint } from '../pipeline/runner.ts';
+import { loadContext } from './context.ts';
+import { EXIT } from './exit-codes.ts';
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate the configuration and checkpoints, and try a connection to every sink')
+    .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+    .addHelpText('after', '\nExit code 0 only if every check passes.\n\nExample:\n  $ audit-forwarder check -c config.yaml')
+    .action(async (opts: { config: string }) => {
+      const { config, deps } = await loadContext(opts.config, 'silent');
+      const out = process.stdout;
+      let ok = true;
+      out.write(`configuration ${config.configPath}: valid (${Object.keys(config.routes).length} routes)\n`);
+      for (const name of Object.keys(config.routes)) {
+        try {
+          const cp = await deps.store.load(checkpointKey(name, { kind: 'live' }), sourceFingerprint(config, name, deps));
+          out.write(`route ${name}: checkpoint ${cp === undefined ? 'none yet (starts at the beginning)' : 'valid'}\n`);
+        } catch (error) {
+          ok = false;
+          out.write(`route ${name}: checkpoint FAILED: ${isForwarderError(error) ? error.message : String(error)}\n`);
+        }
+      }
+      for (const [name, sinkConfig] of Object.entries(config.sinks)) {
+        const sink = deps.registry.sinks.get(sinkConfig.type)!.create(name, sinkConfig, { logger: deps.logger, baseDir: config.baseDir });
+        const result = await sink.check();
+        await sink.close().catch(() => undefined);
+        ok &&= result.ok;
+        out.write(`sink ${name} (${sinkConfig.type}): ${result.ok ? 'ok' : 'FAILED'}: ${result.detail}\n`);
+      }
+      process.exitCode = ok ? EXIT.ok : EXIT.failure;
+    });
+}

@@ -1,0 +1,38 @@
+// What every config-driven command needs: the validated configuration and the engine's dependencies.
+import { connectors } from '../../connectors/index.ts';
+import { mappingNames, mappings } from '../../mappings/index.ts';
+import { createFileCheckpointStore } from '../checkpoint/file-store.ts';
+import { loadConfig } from '../config/loader.ts';
+import type { ForwarderConfig } from '../config/schema.ts';
+import { ForwarderError } from '../contracts/errors.ts';
+import { createLogger, type Logger, type LogLevel } from '../logging.ts';
+import type { RunnerDeps } from '../pipeline/runner.ts';
+
+export interface CommandContext {
+  readonly config: ForwarderConfig;
+  readonly deps: RunnerDeps;
+  readonly logger: Logger;
+}
+
+export async function loadContext(configPath: string | undefined, logLevel?: LogLevel): Promise<CommandContext> {
+  if (configPath === undefined) {
+    throw new ForwarderError('FWD_CLI_USAGE', 'missing -c/--config <file>', { stage: 'cli', disposition: 'fatal' });
+  }
+  const config = await loadConfig(configPath, { registry: connectors, mappingNames });
+  const logger = createLogger({ level: logLevel ?? config.logging.level });
+  const store = createFileCheckpointStore(config.checkpoints.directory);
+  return { config, logger, deps: { registry: connectors, mappings, store, logger } };
+}
+
+/** The route named on the command line, or a usage error listing the routes. */
+export function requireRoute(config: ForwarderConfig, route: string | undefined): string {
+  const names = Object.keys(config.routes);
+  if (route === undefined || config.routes[route] === undefined) {
+    const what = route === undefined ? 'missing --route <name>' : `no route named "${route}"`;
+    throw new ForwarderError('FWD_CLI_USAGE', `${what}; routes in ${config.configPath}: ${names.join(', ') || '(none)'}`, {
+      stage: 'cli',
+      disposition: 'fatal',
+    });
+  }
+  return route;
+}

@@ -1,0 +1,90 @@
+// `audit-forwarder dlq list|redrive`: inspect dead letters of a route and send them again.
+import type { Command } from 'commander';
+import type { AuditEvent } from '../model/audit-event.ts';
+import { decodeLine } from '../model/decode.ts';
+import { createDeadLetterStore, type DeadLetterEntry } from '../delivery/dead-letter.ts';
+import { deliverWithRetry } from '../delivery/retry.ts';
+import { loadContext, requireRoute } from './context.ts';
+import { EXIT } from './exit-codes.ts';
+
+export function registerDlq(program: Command): void {
+  const cmd = program.command('dlq').description('list or redrive the dead letters of a route');
+  cmd
+    .command('list')
+    .description('list the dead letters of a route: when, for which sink, why, and where the record came from')
+    .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+    .requiredOption('--route <name>', 'route')
+    .option('--json', 'print the whole entries as JSON lines')
+    .addHelpText('after', '\nExample:\n  $ audit-forwarder dlq list -c config.yaml --route connect-to-splunk')
+    .action(async (opts: { config: string; route: string; json?: boolean }) => {
+      const { config } = await loadContext(opts.config, 'silent');
+      const store = createDeadLetterStore(config.deadLetter.directory, requireRoute(config, opts.route));
+      let n = 0;
+      for await (const e of store.list()) {
+        n++;
+        if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+        else {
+          const where = e.locator ?? e.eventId ?? '';
+          process.stdout.write(`${e.line}\t${e.time}\t${e.sink}\t${e.stage}\t${where}\t${e.path ? `${e.path}: ` : ''}${e.reason}\n`);
+        }
+      }
+      if (!opts.json) process.stderr.write(`${n} dead letter(s)\n`);
+    });
+  cmd
+    .command('redrive')
+    .description('send the dead letters of a route again; those that are delivered leave the file, the others stay')
+    .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+    .requiredOption('--route <name>', 'route')
+    .addHelpText(
+      'after',
+      `
+Undecodable records are decoded again (a newer version may read them), events are mapped again with the
+sink's current mapping, then sent with the route's retry policy. Exit code 1 if some still fail.
+
+Example:
+  $ audit-forwarder dlq redrive -c config.yaml --route connect-to-splunk`,
+    )
+    .action(async (opts: { config: string; route: string }) => {
+      const { config, deps, logger } = await loadContext(opts.config);
+      const routeName = requireRoute(config, opts.route);
+      const route = config.routes[routeName]!;
+      const store = createDeadLetterStore(config.deadLetter.directory, routeName);
+      const remaining: DeadLetterEntry[] = [];
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+      let redriven = 0;
+      for await (const { line: _line, ...entry } of store.list()) {
+        const sinkConfig = config.sinks[entry.sink];
+        const event: AuditEvent | undefined =
+          entry.event !== undefined ? (entry.event as unknown as AuditEvent) : entry.raw !== undefined && entry.stage === 'decode' ? decodeEvent(entry.raw) : undefined;
+        if (sinkConfig === undefined || event === undefined || controller.signal.aborted) {
+          remaining.push(entry);
+          continue;
+        }
+        const mapping = deps.mappings.get(sinkConfig.mapping)!;
+        const mapped = mapping.map(event, {});
+        if (mapped.kind !== 'mapped') {
+          remaining.push({ ...entry, stage: 'map', reason: mapped.kind === 'invalid' ? mapped.reason : `skipped: ${mapped.reason}` });
+          continue;
+        }
+        const payload = mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
+        const sink = deps.registry.sinks.get(sinkConfig.type)!.create(entry.sink, sinkConfig, { logger, baseDir: config.baseDir });
+        const record = { eventId: event.id, payload, bytes: Buffer.byteLength(payload) };
+        const result = await deliverWithRetry(sink, { records: [record], bytes: record.bytes }, controller.signal, {
+          policy: route.retry,
+          onRetry: (e) => logger.warn({ sink: entry.sink, attempt: e.attempt, reason: e.reason }, 'retrying'),
+        });
+        await sink.close();
+        if (result.delivered === 1) redriven++;
+        else remaining.push({ ...entry, stage: 'sink', reason: result.fatal ?? result.rejected[0]?.reason ?? 'not delivered (interrupted)' });
+      }
+      await store.replaceAll(remaining);
+      process.stdout.write(`redriven ${redriven}, still dead-lettered ${remaining.length}\n`);
+      process.exitCode = remaining.length === 0 ? EXIT.ok : EXIT.failure;
+    });
+}
+
+function decodeEvent(raw: string): AuditEvent | undefined {
+  const d = decodeLine(raw, 'auto');
+  return d.ok ? d.event : undefined;
+}

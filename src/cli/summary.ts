@@ -1,0 +1,13 @@
+// Prints how each lane ended, with the status counts that add up to what was read.
+import type { LaneSummary } from '../pipeline/runner.ts';
+
+export function formatSummary(lanes: readonly LaneSummary[]): string {
+  const rows = lanes.map((l) => {
+    const c = l.counters;
+    const counts = `read ${c.read}, delivered ${c.delivered}, skipped ${c.skipped}, rejected ${c.rejected}, dead-lettered ${c.dead_lettered}`;
+    const extra = c.inFlight > 0 ? `, not committed ${c.inFlight}` : '';
+    const err = l.error !== undefined ? `\n    error: ${l.error}` : '';
+    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${c.retries > 0 ? `; ${c.retries} retries` : ''}${err}`;
+  });
+  return `${rows.join('\n')}\n`;
+}

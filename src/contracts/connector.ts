@@ -1,0 +1,33 @@
+// The registry contract: how the engine finds a connector by its `type` without knowing any vendor by name.
+import type { z } from 'zod';
+import type { Logger } from '../logging.ts';
+import type { Sink } from './sink.ts';
+import type { Source } from './source.ts';
+
+export interface ConnectorContext {
+  readonly logger: Logger;
+  /** Directory of the configuration file: relative paths in connector configs are resolved against it. */
+  readonly baseDir: string;
+}
+
+/** A source connector: its config schema (a zod object with a literal `type`, `.strict()`) and a factory. */
+export interface SourceConnector<C extends { type: string } = { type: string }> {
+  readonly type: C['type'];
+  readonly schema: z.ZodType<C>;
+  /** One route lane (route × sink) gets its own Source instance, so each sink reads at its own pace. */
+  create(name: string, config: C, context: ConnectorContext): Source;
+  /** What kind of records this config yields, for selection checks: `connect`, `cadf` or `mixed`. */
+  origin(config: C): 'connect' | 'cadf' | 'mixed';
+}
+
+/** A sink connector: config schema (with a `mapping` key naming a registered mapping) and a factory. */
+export interface SinkConnector<C extends { type: string; mapping: string } = { type: string; mapping: string }> {
+  readonly type: C['type'];
+  readonly schema: z.ZodType<C>;
+  create(name: string, config: C, context: ConnectorContext): Sink;
+}
+
+export interface ConnectorRegistry {
+  readonly sources: ReadonlyMap<string, SourceConnector>;
+  readonly sinks: ReadonlyMap<string, SinkConnector>;
+}

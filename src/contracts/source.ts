@@ -1,0 +1,62 @@
+// The source contract: a durable reader that yields records with their positions and resumes from one.
+import type { DecodeResult } from '../model/audit-event.ts';
+import type { JsonValue } from '../model/json.ts';
+
+/** An opaque, JSON-serialisable place in a source, from which reading can resume (after that record). */
+export type Position = JsonValue;
+
+/** An inclusive-exclusive range of event times, RFC 3339 UTC microsecond strings (see model/time.ts). */
+export interface TimeRange {
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface SourceRecord {
+  /** Position just after this record: resuming from it reads the next one. */
+  readonly position: Position;
+  /** The decoded event, or why it could not be decoded. */
+  readonly decoded: DecodeResult;
+  /** The record as read (a line of text), kept for the dead-letter file when decoding fails. */
+  readonly rawText?: string;
+  /** Where the record came from, for error messages (`file.jsonl:12`). */
+  readonly locator?: string;
+  /** Size of the record as read, in bytes, for throughput figures. */
+  readonly bytes: number;
+}
+
+export interface SourceReadOptions {
+  /** Aborting ends the iteration promptly (the iterator returns; it does not throw). */
+  readonly signal: AbortSignal;
+  /** Only events in this range are wanted (a hint: a source may push it down; the engine filters again). */
+  readonly range?: TimeRange;
+}
+
+export interface SourceProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly unit: 'bytes' | 'events';
+}
+
+export interface Source {
+  /** Connector type (`jsonl`). */
+  readonly type: string;
+  /**
+   * What identifies the data this source reads (paths, endpoint, table): a checkpoint written for another
+   * identity is refused. Plain data; hashed into the checkpoint's fingerprint.
+   */
+  identity(): JsonValue;
+  /**
+   * Reads from just after `from` (from the beginning when undefined), in position order.
+   * Rules:
+   * - Records are yielded in the order their positions must be committed; the engine commits a position
+   *   only after every record up to it has ended (delivered, skipped or dead-lettered).
+   * - The iterator is pulled: a source reads ahead by at most one chunk, so a slow sink stops reading.
+   * - A live source waits for new records; a bounded one (or a replay) returns when it reaches its end.
+   * - Throws `ForwarderError` (`FWD_SOURCE_*`) for a position it cannot resume from or an I/O failure.
+   */
+  read(from: Position | undefined, options: SourceReadOptions): AsyncIterable<readonly SourceRecord[]>;
+  /** Optional progress of the current read, for replay progress bars. */
+  progress?(): SourceProgress | undefined;
+  /** Releases files, connections and timers. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,83 @@
+// Groups records into batches bounded by count, bytes and age; every record read belongs to exactly one batch.
+import type { Position } from '../contracts/source.ts';
+import type { EncodedRecord } from '../contracts/sink.ts';
+
+export interface BatchLimits {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly maxAgeMs: number;
+}
+
+/** A closed batch: the records to send, and the source position reached once all of them have ended. */
+export interface PendingBatch {
+  readonly records: EncodedRecord[];
+  readonly bytes: number;
+  /** Records read into this batch, including those already skipped or dead-lettered (not sent). */
+  readonly recordCount: number;
+  /** Position after the last record of the batch. */
+  readonly position: Position;
+}
+
+/**
+ * Rules: `add` a record with its payload (to send) or without (already ended: skipped, dead-lettered), in
+ * read order. A batch closes when adding a payload would pass `maxEvents` or `maxBytes` (a single record
+ * larger than `maxBytes` travels alone), or when its first record is `maxAgeMs` old. `onClose` is called
+ * synchronously with each closed batch.
+ */
+export class Batcher {
+  private records: EncodedRecord[] = [];
+  private bytes = 0;
+  private count = 0;
+  private position: Position | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly limits: BatchLimits;
+  private readonly onClose: (batch: PendingBatch) => void;
+
+  constructor(limits: BatchLimits, onClose: (batch: PendingBatch) => void) {
+    this.limits = limits;
+    this.onClose = onClose;
+  }
+
+  add(position: Position, record?: EncodedRecord): void {
+    if (record !== undefined) {
+      const full =
+        this.records.length >= this.limits.maxEvents ||
+        (this.records.length > 0 && this.bytes + record.bytes > this.limits.maxBytes);
+      if (full) this.flush();
+      this.records.push(record);
+      this.bytes += record.bytes;
+    }
+    this.count++;
+    this.position = position;
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), this.limits.maxAgeMs);
+      this.timer.unref?.();
+    }
+    if (this.records.length >= this.limits.maxEvents || this.bytes >= this.limits.maxBytes) this.flush();
+  }
+
+  /** Closes the current batch now, if it holds any record. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.count === 0 || this.position === undefined) return;
+    const batch: PendingBatch = { records: this.records, bytes: this.bytes, recordCount: this.count, position: this.position };
+    this.records = [];
+    this.bytes = 0;
+    this.count = 0;
+    this.position = undefined;
+    this.onClose(batch);
+  }
+
+  /** Drops the open batch without closing it (shutdown after the deadline); its records stay uncommitted. */
+  discard(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.records = [];
+    this.bytes = 0;
+    this.count = 0;
+    this.position = undefined;
+  }
+}

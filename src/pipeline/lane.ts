@@ -1,0 +1,278 @@
+// One lane: a route's source read for one sink — read → select → map → batch → send → commit, in order.
+import type { EncodedRecord, Sink } from '../contracts/sink.ts';
+import type { Mapping, MappingOptions } from '../contracts/mapping.ts';
+import type { Position, Source, TimeRange } from '../contracts/source.ts';
+import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
+import type { Logger } from '../logging.ts';
+import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
+import type { BackoffPolicy } from '../delivery/backoff.ts';
+import { deliverWithRetry } from '../delivery/retry.ts';
+import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
+import { OrderedAcker } from './ordered-acker.ts';
+import type { EventSelection } from './selection.ts';
+import { createCounters, type LaneCounters } from './stats.ts';
+
+/** Where the lane puts what it cannot deliver (see delivery/dead-letter.ts). */
+export interface DeadLetterSink {
+  append(entry: Omit<DeadLetterEntry, 'time'>): void;
+}
+
+export interface LaneOptions {
+  readonly route: string;
+  readonly sinkName: string;
+  readonly source: Source;
+  readonly sink: Sink;
+  readonly mapping: Mapping;
+  readonly mappingOptions?: MappingOptions;
+  readonly selection: EventSelection;
+  readonly batch: BatchLimits;
+  readonly maxInFlight: number;
+  readonly retry: BackoffPolicy;
+  readonly deadLetters: DeadLetterSink;
+  /** Called, in order, with each position up to which every record has ended. */
+  readonly commit: (position: Position, records: number) => void;
+  readonly from: Position | undefined;
+  readonly range?: TimeRange;
+  /** Count what would be sent, without sending, dead-lettering or committing. */
+  readonly dryRun?: boolean;
+  /** Upper bound on records read per second. */
+  readonly maxEventsPerSecond?: number;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export type LaneState = 'running' | 'finished' | 'stopped' | 'failed';
+
+export interface LaneResult {
+  readonly state: Exclude<LaneState, 'running'>;
+  readonly error?: string;
+  readonly counters: LaneCounters;
+}
+
+/**
+ * Rules:
+ * - `stop()` ends reading; batches already read are still sent. `abort()` abandons in-flight sends too
+ *   (their records stay uncommitted and are read again next time).
+ * - At most `maxInFlight` batches are being sent; while that many are, the source is not read.
+ * - A sink that rejects with scope `sink`, or a source error, fails the lane: reading stops, in-flight sends
+ *   are abandoned, and the committed position stays at the last contiguous delivered batch.
+ */
+export class Lane {
+  readonly counters: LaneCounters = createCounters();
+  private readonly opts: LaneOptions;
+  private readonly stopReading = new AbortController();
+  private readonly abortSends = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Batches closed while `maxInFlight` sends were running; sent, in order, as sends finish. */
+  private readonly ready: Array<{ seq: number; batch: PendingBatch; acker: OrderedAcker }> = [];
+  private failure: string | undefined;
+  private slotFreed: (() => void) | undefined;
+  /** The event behind each record in flight, so a record the sink refuses is dead-lettered with its event. */
+  private readonly eventOf = new WeakMap<EncodedRecord, AuditEvent>();
+
+  constructor(options: LaneOptions) {
+    this.opts = options;
+  }
+
+  stop(): void {
+    this.stopReading.abort(new Error('stopping'));
+  }
+
+  abort(): void {
+    this.stop();
+    this.abortSends.abort(new Error('shutdown deadline passed'));
+  }
+
+  get failed(): string | undefined {
+    return this.failure;
+  }
+
+  async run(): Promise<LaneResult> {
+    const o = this.opts;
+    const acker = new OrderedAcker((position, records) => {
+      if (!o.dryRun) o.commit(position, records);
+    });
+    const batcher = new Batcher(o.batch, (batch) => this.dispatch(batch, acker));
+    const started = (o.now ?? Date.now)();
+    let stoppedEarly = false;
+    try {
+      for await (const chunk of o.source.read(o.from, { signal: this.stopReading.signal, range: o.range })) {
+        for (const rec of chunk) {
+          this.counters.read++;
+          this.counters.bytesRead += rec.bytes;
+          batcher.add(rec.position, this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position));
+        }
+        if (this.failure !== undefined) break;
+        if (o.maxEventsPerSecond !== undefined) await this.throttle(started);
+        while (this.inFlight.size + this.ready.length >= o.maxInFlight && this.failure === undefined) await this.slot();
+        if (this.stopReading.signal.aborted) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+      if (this.stopReading.signal.aborted) stoppedEarly = true;
+    } catch (error) {
+      if (!this.stopReading.signal.aborted) this.fail(`source ${o.source.type} failed: ${(error as Error).message}`);
+    }
+    if (this.failure === undefined && !this.abortSends.signal.aborted) batcher.flush();
+    else batcher.discard();
+    while (this.inFlight.size > 0 || this.ready.length > 0) {
+      if (this.failure !== undefined || this.abortSends.signal.aborted) this.ready.length = 0;
+      if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    }
+    if (this.failure !== undefined) return { state: 'failed', error: this.failure, counters: this.counters };
+    return { state: stoppedEarly ? 'stopped' : 'finished', counters: this.counters };
+  }
+
+  /** Selects, maps and encodes one record; returns the record to send, or undefined if it already ended. */
+  private prepare(decoded: DecodeResult, rawText: string | undefined, locator: string | undefined, position: Position): EncodedRecord | undefined {
+    const o = this.opts;
+    if (!decoded.ok) {
+      this.deadLetter({ stage: 'decode', reason: decoded.error.reason, path: decoded.error.path, raw: rawText, locator, position });
+      return undefined;
+    }
+    const event = decoded.event;
+    this.counters.lastEventTime = event.time;
+    if (o.range !== undefined && (event.time < o.range.from || event.time >= o.range.to)) {
+      this.counters.skipped++;
+      return undefined;
+    }
+    if (!o.selection.selects(event)) {
+      this.counters.skipped++;
+      return undefined;
+    }
+    const mapped = o.mapping.map(event, o.mappingOptions ?? {});
+    if (mapped.kind === 'skipped') {
+      this.counters.skipped++;
+      return undefined;
+    }
+    if (mapped.kind === 'invalid') {
+      this.deadLetter({ stage: 'map', reason: mapped.reason, path: mapped.path, event, locator, position });
+      return undefined;
+    }
+    this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
+    const payload = o.mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
+    const record: EncodedRecord = { eventId: event.id, payload, bytes: Buffer.byteLength(payload) };
+    this.eventOf.set(record, event);
+    return record;
+  }
+
+  private deadLetter(entry: {
+    stage: 'decode' | 'map';
+    reason: string;
+    path?: string;
+    raw?: string | undefined;
+    event?: AuditEvent;
+    locator?: string | undefined;
+    position: Position;
+  }): void {
+    this.counters.dead_lettered++;
+    if (this.opts.dryRun) return;
+    this.opts.deadLetters.append({
+      route: this.opts.route,
+      sink: this.opts.sinkName,
+      stage: entry.stage,
+      reason: entry.reason,
+      ...(entry.path !== undefined ? { path: entry.path } : {}),
+      ...(entry.locator !== undefined ? { locator: entry.locator } : {}),
+      ...(entry.event !== undefined ? { eventId: entry.event.id, event: entry.event as never } : {}),
+      ...(entry.raw !== undefined ? { raw: entry.raw } : {}),
+      position: entry.position,
+    });
+  }
+
+  private dispatch(batch: PendingBatch, acker: OrderedAcker): void {
+    const seq = acker.register();
+    if (batch.records.length === 0 || this.opts.dryRun) {
+      if (this.opts.dryRun) this.counters.skipped += batch.records.length;
+      acker.complete(seq, batch.position, batch.recordCount);
+      return;
+    }
+    this.ready.push({ seq, batch, acker });
+    this.pump();
+  }
+
+  /** Starts sends for ready batches, in order, while fewer than `maxInFlight` are running. */
+  private pump(): void {
+    while (this.ready.length > 0 && this.inFlight.size < this.opts.maxInFlight && this.failure === undefined) {
+      const { seq, batch, acker } = this.ready.shift()!;
+      const p = this.send(batch)
+        .then((ended) => {
+          if (ended) acker.complete(seq, batch.position, batch.recordCount);
+        })
+        .catch((error: unknown) => this.fail(`sink ${this.opts.sinkName} threw (a bug): ${(error as Error).stack ?? String(error)}`))
+        .finally(() => {
+          this.inFlight.delete(p);
+          this.pump();
+          this.slotFreed?.();
+        });
+      this.inFlight.add(p);
+    }
+  }
+
+  /** Sends one batch to its end; true when every record of it ended (delivered or rejected). */
+  private async send(batch: PendingBatch): Promise<boolean> {
+    const o = this.opts;
+    const result = await deliverWithRetry(o.sink, batch, this.abortSends.signal, {
+      policy: o.retry,
+      onRetry: (e) => {
+        this.counters.retries++;
+        o.logger.warn(
+          { route: o.route, sink: o.sinkName, attempt: e.attempt, delayMs: e.delayMs, records: e.records, reason: e.reason },
+          'sink did not accept the batch; retrying',
+        );
+      },
+    });
+    if (result.fatal !== undefined) {
+      this.fail(`sink ${o.sinkName} refuses all data: ${result.fatal}`);
+      return false;
+    }
+    if (result.aborted) return false;
+    this.counters.delivered += result.delivered;
+    for (const r of result.rejected) {
+      this.counters.rejected++;
+      o.deadLetters.append({
+        route: o.route,
+        sink: o.sinkName,
+        stage: 'sink',
+        reason: r.reason,
+        eventId: r.record.eventId,
+        ...(this.eventOf.has(r.record) ? { event: this.eventOf.get(r.record) as never } : {}),
+        payload: r.record.payload,
+      });
+    }
+    return true;
+  }
+
+  private fail(message: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = message;
+    this.opts.logger.error({ route: this.opts.route, sink: this.opts.sinkName }, `route stopped: ${message}`);
+    this.abort();
+  }
+
+  private slot(): Promise<void> {
+    return new Promise((resolve) => {
+      this.slotFreed = () => {
+        this.slotFreed = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async throttle(started: number): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    const due = started + (this.counters.read / this.opts.maxEventsPerSecond!) * 1000;
+    if (due <= now) return;
+    const signal = this.stopReading.signal;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, due - now);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,191 @@
+// The runner: turns the configuration into lanes (route × sink), loads their checkpoints, runs and stops them.
+import type { CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.ts';
+import type { ConnectorRegistry } from '../contracts/connector.ts';
+import type { Mapping } from '../contracts/mapping.ts';
+import type { Sink } from '../contracts/sink.ts';
+import type { Source, TimeRange } from '../contracts/source.ts';
+import type { ForwarderConfig, RouteConfig } from '../config/schema.ts';
+import { createCommitWriter } from '../checkpoint/commit-writer.ts';
+import { fingerprintOf } from '../checkpoint/file-store.ts';
+import { createDeadLetterStore } from '../delivery/dead-letter.ts';
+import type { Logger } from '../logging.ts';
+import { Lane, type LaneResult } from './lane.ts';
+import { createSelection } from './selection.ts';
+import type { LaneCounters } from './stats.ts';
+
+export type RunMode = { readonly kind: 'live' } | { readonly kind: 'replay'; readonly range: TimeRange };
+
+export interface RunOptions {
+  readonly mode: RunMode;
+  readonly dryRun?: boolean;
+  readonly maxEventsPerSecond?: number;
+}
+
+export interface RunnerDeps {
+  readonly registry: ConnectorRegistry;
+  readonly mappings: ReadonlyMap<string, Mapping>;
+  readonly store: CheckpointStore;
+  readonly logger: Logger;
+}
+
+export interface LaneHandle {
+  readonly route: string;
+  readonly sink: string;
+  readonly lane: Lane;
+  readonly source: Source;
+  readonly sinkInstance: Sink;
+}
+
+export interface PreparedRoute {
+  readonly route: RouteConfig;
+  /** Checkpoint key: `routes/<route>` live, `replays/<route>/<from>--<to>` for a replay. */
+  readonly key: string;
+  readonly lanes: readonly LaneHandle[];
+  readonly finish: () => Promise<void>;
+}
+
+export interface LaneSummary {
+  readonly route: string;
+  readonly sink: string;
+  readonly state: LaneResult['state'];
+  readonly error?: string;
+  readonly counters: LaneCounters;
+}
+
+/** The checkpoint key of a route's live position or of one of its replays. */
+export function checkpointKey(route: string, mode: RunMode): string {
+  if (mode.kind === 'live') return `routes/${route}`;
+  const slug = (t: string) => t.replace(/[-:]/g, '').replace(/\.\d+Z$/, (m) => (m === '.000000Z' ? 'Z' : m));
+  return `replays/${route}/${slug(mode.range.from)}--${slug(mode.range.to)}`;
+}
+
+/** The fingerprint of a route's source: what a checkpoint must match to be resumed. */
+export function sourceFingerprint(config: ForwarderConfig, routeName: string, deps: Pick<RunnerDeps, 'registry' | 'logger'>): string {
+  const route = config.routes[routeName]!;
+  const sourceConfig = config.sources[route.from]!;
+  const connector = deps.registry.sources.get(sourceConfig.type)!;
+  const probe = connector.create(route.from, sourceConfig, { logger: deps.logger, baseDir: config.baseDir });
+  return fingerprintOf({ source: probe.identity() });
+}
+
+/**
+ * Builds the lanes of one route, resuming each sink at its own committed position.
+ * Throws the checkpoint store's errors (corrupt checkpoint, changed source) before anything runs.
+ */
+export async function prepareRoute(config: ForwarderConfig, routeName: string, options: RunOptions, deps: RunnerDeps): Promise<PreparedRoute> {
+  const route = config.routes[routeName];
+  if (route === undefined) throw new TypeError(`no route named ${routeName}`);
+  const sourceConfig = config.sources[route.from]!;
+  const sourceConnector = deps.registry.sources.get(sourceConfig.type)!;
+  const context = { logger: deps.logger, baseDir: config.baseDir };
+  const key = checkpointKey(routeName, options.mode);
+  const fingerprint = sourceFingerprint(config, routeName, deps);
+  const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint);
+  const deadLetters = createDeadLetterStore(config.deadLetter.directory, routeName);
+  const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, () => deadLetters.flush());
+  const selection = createSelection(route.enabledEvents, route.disabledEvents);
+
+  const lanes: LaneHandle[] = route.to.map((sinkName) => {
+    const sinkConfig = config.sinks[sinkName]!;
+    const sinkInstance = deps.registry.sinks.get(sinkConfig.type)!.create(sinkName, sinkConfig, context);
+    const source = sourceConnector.create(route.from, sourceConfig, context);
+    const mapping = deps.mappings.get(sinkConfig.mapping);
+    if (mapping === undefined) throw new TypeError(`sink ${sinkName}: no mapping ${sinkConfig.mapping}`);
+    const lane = new Lane({
+      route: routeName,
+      sinkName,
+      source,
+      sink: sinkInstance,
+      mapping,
+      selection,
+      batch: route.batch,
+      maxInFlight: route.maxInFlight,
+      retry: route.retry,
+      deadLetters,
+      commit: (position, records) => writer.commit(sinkName, position, records),
+      from: checkpoint?.sinks[sinkName]?.position,
+      ...(options.mode.kind === 'replay' ? { range: options.mode.range } : {}),
+      ...(options.dryRun ? { dryRun: true } : {}),
+      ...(options.maxEventsPerSecond !== undefined ? { maxEventsPerSecond: options.maxEventsPerSecond } : {}),
+      logger: deps.logger.child({ route: routeName, sink: sinkName }),
+    });
+    return { route: routeName, sink: sinkName, lane, source, sinkInstance };
+  });
+
+  return {
+    route,
+    key,
+    lanes,
+    finish: async () => {
+      const errors: unknown[] = [];
+      const attempt = async (f: () => Promise<unknown>) => {
+        try {
+          await f();
+        } catch (e) {
+          errors.push(e);
+        }
+      };
+      if (!options.dryRun) await attempt(() => writer.flush());
+      await attempt(() => deadLetters.flush());
+      for (const l of lanes) {
+        await attempt(() => l.sinkInstance.close());
+        await attempt(() => l.source.close());
+      }
+      if (errors.length > 0) throw errors[0];
+    },
+  };
+}
+
+/**
+ * Runs prepared routes until every lane has ended. `shutdown()` stops reading everywhere and, after
+ * `shutdownTimeoutMs`, abandons sends still in flight (their records stay uncommitted).
+ */
+export class Runner {
+  private readonly routes: readonly PreparedRoute[];
+  private readonly shutdownTimeoutMs: number;
+  private readonly logger: Logger;
+  private deadline: NodeJS.Timeout | undefined;
+
+  constructor(routes: readonly PreparedRoute[], options: { shutdownTimeoutMs: number; logger: Logger }) {
+    this.routes = routes;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs;
+    this.logger = options.logger;
+  }
+
+  get lanes(): LaneHandle[] {
+    return this.routes.flatMap((r) => r.lanes);
+  }
+
+  async run(): Promise<LaneSummary[]> {
+    const results = await Promise.all(
+      this.routes.map(async (r) => {
+        const ended = await Promise.all(
+          r.lanes.map(async (l): Promise<LaneSummary> => {
+            const res = await l.lane.run();
+            return { route: l.route, sink: l.sink, state: res.state, ...(res.error !== undefined ? { error: res.error } : {}), counters: res.counters };
+          }),
+        );
+        try {
+          await r.finish();
+        } catch (e) {
+          this.logger.error({ route: r.route.name, err: (e as Error).message }, 'route could not save its final state');
+          return ended.map((s) => ({ ...s, state: 'failed' as const, error: s.error ?? `final checkpoint not saved: ${(e as Error).message}` }));
+        }
+        return ended;
+      }),
+    );
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    return results.flat();
+  }
+
+  shutdown(): void {
+    if (this.deadline !== undefined) return;
+    this.logger.info({ deadlineMs: this.shutdownTimeoutMs }, 'stopping: no more reading; finishing batches in flight');
+    for (const l of this.lanes) l.lane.stop();
+    this.deadline = setTimeout(() => {
+      this.logger.warn('shutdown deadline passed: abandoning batches still in flight (they will be sent again on restart)');
+      for (const l of this.lanes) l.lane.abort();
+    }, this.shutdownTimeoutMs);
+    this.deadline.unref?.();
+  }
+}

@@ -1,0 +1,40 @@
+// Per-lane counters: every record read ends in exactly one status, and the counts add up.
+import type { RecordStatus } from '../contracts/outcome.ts';
+
+export interface LaneCounters {
+  read: number;
+  delivered: number;
+  skipped: number;
+  rejected: number;
+  dead_lettered: number;
+  /** Records read but not ended yet (in an open or in-flight batch). */
+  readonly inFlight: number;
+  retries: number;
+  bytesRead: number;
+  /** Time of the last event read, for progress within a time range. */
+  lastEventTime: string | undefined;
+  /** Records sent (or, in a dry run, that would be sent) per event type. */
+  readonly byType: Map<string, number>;
+}
+
+export function createCounters(): LaneCounters {
+  const c = {
+    read: 0,
+    delivered: 0,
+    skipped: 0,
+    rejected: 0,
+    dead_lettered: 0,
+    retries: 0,
+    bytesRead: 0,
+    lastEventTime: undefined as string | undefined,
+    byType: new Map<string, number>(),
+    get inFlight(): number {
+      return c.read - c.delivered - c.skipped - c.rejected - c.dead_lettered;
+    },
+  };
+  return c;
+}
+
+export function countStatus(c: LaneCounters, status: RecordStatus, n = 1): void {
+  c[status] += n;
+}
