@@ -10,11 +10,11 @@ import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
 
 /** Position after a line: the file, the byte offset just after the line's newline, and its line number. */
-export interface JsonlPosition {
+export type JsonlPosition = {
   readonly file: string;
   readonly offset: number;
   readonly line: number;
-}
+};
 
 const READ_SIZE = 1 << 20;
 const GLOB_CHARS = /[*?[\]{}]/;

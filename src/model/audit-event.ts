@@ -38,9 +38,9 @@ export interface EventTarget {
   readonly type?: string;
 }
 
-/** Event data that could not be parsed as JSON: kept as it came, flagged, never dropped. */
+/** Event data that could not be parsed as JSON: kept as it came (the base64 text of the bytes), flagged, never dropped. */
 export interface UnparsedData {
-  readonly base64: string;
+  readonly original: string;
   readonly error: string;
 }
 

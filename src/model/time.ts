@@ -1,0 +1,199 @@
+// Event times: parsing RFC 3339 / ISO-8601 / Go default-format times into the canonical UTC microsecond string, and back.
+
+/**
+ * The canonical form of an event time: RFC 3339 in UTC with exactly six fraction digits,
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, year 0001–9999. Fixed width, so string order is time order.
+ */
+export type CanonicalTime = string;
+
+export type TimeParseResult = { readonly ok: true; readonly time: CanonicalTime } | { readonly ok: false; readonly reason: string };
+
+const MICROS_PER_SECOND = 1_000_000n;
+const MICROS_PER_DAY = 86_400n * MICROS_PER_SECOND;
+
+const CANONICAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
+
+/** Date and time of day, then an optional fraction, then whatever follows (the zone, checked separately). */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(.*)$/s;
+
+/**
+ * What may follow the time: an optional space, then `Z` or a numeric offset (`±HH:MM`, `±HHMM`, `±HH`), then
+ * optionally Go's zone abbreviation (`UTC`, `CET`, or `+03` when the zone has no name), then optionally Go's
+ * monotonic clock reading (` m=+0.000123`), which says nothing about the wall time and is ignored.
+ */
+const ZONE = /^ ?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)(?: (?:[A-Za-z][A-Za-z0-9_]{0,9}|[+-]\d{2}(?:\d{2})?))?(?: m=[+-]\d+(?:\.\d+)?)?$/;
+const ABBREVIATION_ONLY = /^ [A-Za-z][A-Za-z0-9_]{0,9}(?: m=[+-]\d+(?:\.\d+)?)?$/;
+const MONOTONIC_ONLY = /^ ?m=[+-]\d+(?:\.\d+)?$/;
+const BARE_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+const fail = (reason: string): TimeParseResult => ({ ok: false, reason });
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (integer arithmetic; valid for any year). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const mp = (month + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** The proleptic Gregorian date of a day number since 1970-01-01. */
+function civilFromDays(days: number): [year: number, month: number, day: number] {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
+}
+
+function isLeapYear(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return isLeapYear(y) ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+const MIN_MICROS = BigInt(daysFromCivil(1, 1, 1)) * MICROS_PER_DAY;
+const MAX_MICROS = BigInt(daysFromCivil(9999, 12, 31) + 1) * MICROS_PER_DAY - 1n;
+
+/** Checks the calendar fields; returns a reason when one is out of range. */
+function checkCivil(year: number, month: number, day: number): string | undefined {
+  if (year < 1) return `year ${pad(year, 4)} is outside 0001–9999`;
+  if (month < 1 || month > 12) return `month ${pad(month, 2)} does not exist (01–12)`;
+  if (day < 1 || day > daysInMonth(year, month)) return `day ${pad(day, 2)} does not exist in ${pad(year, 4)}-${pad(month, 2)}`;
+  return undefined;
+}
+
+function describeValue(input: unknown): string {
+  if (input === null || input === undefined) return String(input);
+  if (Array.isArray(input)) return 'an array';
+  if (typeof input === 'object') return 'an object';
+  return `a ${typeof input}`;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+}
+
+/**
+ * Parses an event time into the canonical form. Accepts RFC 3339 / ISO-8601 (`T`, `t` or space between date
+ * and time; 0–9 fraction digits after `.` or `,`; zone `Z`, `±HH:MM`, `±HHMM` or `±HH`) and Go's default
+ * format (`2018-04-20 20:15:00.32 +0000 UTC m=+0.000123`). Digits beyond microseconds are truncated.
+ * Rejects, with a reason: non-strings, a time without a zone or offset (none is ever assumed), impossible
+ * dates and times (Feb 30, month 13, hour 24, minute 60, second 60 — leap seconds included), offsets
+ * beyond ±23:59, and times whose UTC year is outside 0001–9999. Never throws.
+ */
+export function parseEventTime(input: unknown): TimeParseResult {
+  if (typeof input !== 'string') return fail(`expected a date-time string, got ${describeValue(input)}`);
+  const s = input.trim();
+  if (s === '') return fail('empty date-time string');
+  const m = DATE_TIME.exec(s);
+  if (m === null) {
+    return fail(`${quote(s)} is not a recognised date-time (expected RFC 3339, e.g. 2026-01-02T03:04:05.123456Z, or Go's 2006-01-02 15:04:05.999999999 -0700 MST)`);
+  }
+  const [, ys, mos, ds, hs, mis, ss, frac = '', rest = ''] = m;
+  const year = Number(ys);
+  const month = Number(mos);
+  const day = Number(ds);
+  const hour = Number(hs);
+  const minute = Number(mis);
+  const second = Number(ss);
+
+  const civil = checkCivil(year, month, day);
+  if (civil !== undefined) return fail(civil);
+  if (hour > 23) return fail(`hour ${hs} does not exist (00–23)`);
+  if (minute > 59) return fail(`minute ${mis} does not exist (00–59)`);
+  if (second > 59) return fail(`second ${ss} does not exist (00–59; leap seconds are not accepted)`);
+  if (frac.length > 9) return fail(`fraction of a second has ${frac.length} digits (at most 9 are accepted)`);
+
+  const z = ZONE.exec(rest);
+  if (z === null) {
+    if (rest === '' || MONOTONIC_ONLY.test(rest)) return fail(`${quote(s)} has no time zone or offset (none is assumed)`);
+    if (ABBREVIATION_ONLY.test(rest)) {
+      return fail(`${quote(s)} has a zone name but no numeric offset (zone names are ambiguous; none is assumed)`);
+    }
+    return fail(`${quote(s)} has an unrecognised zone or trailing text ${quote(rest)}`);
+  }
+  const [, zulu, sign, ohs, oms = '00'] = z;
+  let offsetMinutes = 0;
+  if (zulu === undefined) {
+    const oh = Number(ohs);
+    const om = Number(oms);
+    if (oh > 23 || om > 59) return fail(`offset ${sign}${ohs}:${oms} is beyond ±23:59`);
+    offsetMinutes = (sign === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+
+  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  const micros = BigInt(seconds) * MICROS_PER_SECOND + BigInt(frac.slice(0, 6).padEnd(6, '0'));
+  if (micros < MIN_MICROS || micros > MAX_MICROS) return fail(`${quote(s)} is outside 0001-01-01 – 9999-12-31 in UTC`);
+  return { ok: true, time: formatEpochMicros(micros) };
+}
+
+/**
+ * Formats microseconds since 1970-01-01T00:00:00Z in the canonical form. Defined for years 0001–9999 (what
+ * `parseEventTime` produces); outside them the year is printed with the digits it needs (and `-` before it).
+ */
+export function formatEpochMicros(us: bigint): CanonicalTime {
+  let days = us / MICROS_PER_DAY;
+  let rem = us % MICROS_PER_DAY;
+  if (rem < 0n) {
+    rem += MICROS_PER_DAY;
+    days -= 1n;
+  }
+  const [y, mo, d] = civilFromDays(Number(days));
+  const secondsOfDay = Number(rem / MICROS_PER_SECOND);
+  const micros = Number(rem % MICROS_PER_SECOND);
+  const year = y < 0 ? `-${pad(-y, 4)}` : pad(y, 4);
+  const hh = Math.floor(secondsOfDay / 3600);
+  const mm = Math.floor((secondsOfDay % 3600) / 60);
+  const ss = secondsOfDay % 60;
+  return `${year}-${pad(mo, 2)}-${pad(d, 2)}T${pad(hh, 2)}:${pad(mm, 2)}:${pad(ss, 2)}.${pad(micros, 6)}Z`;
+}
+
+/**
+ * Microseconds since 1970-01-01T00:00:00Z of a canonical time (any time `parseEventTime` accepts is also
+ * taken). Precondition: the string is such a time — callers pass `AuditEvent.time` or a parsed argument;
+ * anything else is a bug in the caller and throws a `TypeError`.
+ */
+export function toEpochMicros(time: string): bigint {
+  const m = CANONICAL.exec(time);
+  if (m !== null) {
+    const [, y, mo, d, h, mi, s, f] = m;
+    const days = daysFromCivil(Number(y), Number(mo), Number(d));
+    const seconds = days * 86400 + Number(h) * 3600 + Number(mi) * 60 + Number(s);
+    const canonical = checkCivil(Number(y), Number(mo), Number(d)) === undefined && Number(h) < 24 && Number(mi) < 60 && Number(s) < 60;
+    if (canonical) return BigInt(seconds) * MICROS_PER_SECOND + BigInt(f ?? '0');
+  }
+  const parsed = parseEventTime(time);
+  if (!parsed.ok) throw new TypeError(`toEpochMicros: ${parsed.reason}`);
+  return toEpochMicros(parsed.time);
+}
+
+/** Orders two canonical times: negative when `a` is earlier, 0 when equal, positive when later. */
+export function compareTimes(a: CanonicalTime, b: CanonicalTime): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Parses a `--from` / `--to` argument: anything `parseEventTime` accepts, or a bare date `YYYY-MM-DD`
+ * meaning midnight UTC at the start of that day. Never throws.
+ */
+export function parseTimeArgument(s: string): TimeParseResult {
+  if (typeof s !== 'string') return parseEventTime(s);
+  const m = BARE_DATE.exec(s.trim());
+  if (m === null) return parseEventTime(s);
+  const [, y, mo, d] = m;
+  const civil = checkCivil(Number(y), Number(mo), Number(d));
+  if (civil !== undefined) return fail(civil);
+  return { ok: true, time: `${y}-${mo}-${d}T00:00:00.000000Z` };
+}
