@@ -90,7 +90,12 @@ export class Lane {
   async run(): Promise<LaneResult> {
     const o = this.opts;
     const acker = new OrderedAcker((position, records) => {
-      if (!o.dryRun) o.commit(position, records);
+      if (o.dryRun) return;
+      try {
+        o.commit(position, records);
+      } catch (error) {
+        this.fail(`checkpoint not saved, stopping rather than forwarding without one: ${(error as Error).message}`);
+      }
     });
     const batcher = new Batcher(o.batch, (batch) => this.dispatch(batch, acker));
     const started = (o.now ?? Date.now)();
