@@ -14,7 +14,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'af-bench-'));
 try {
   const input = join(dir, 'events.jsonl');
-  for (let i = 0; i < EVENTS; i += 100_000) writeFileSync(input, connectEventLines(i, Math.min(100_000, EVENTS - i)), { flag: 'a' });
+  for (let i = 0; i < EVENTS; i += 5_000) writeFileSync(input, connectEventLines(i, Math.min(5_000, EVENTS - i)), { flag: 'a' });
   const bytes = statSync(input).size;
   const config = await parseConfig(
     `sources: { in: { type: jsonl, paths: [events.jsonl], format: connect } }

@@ -53,6 +53,25 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Settles with `promise`, or rejects as soon as `signal` aborts: a sink that ignores the signal cannot hold a shutdown. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 function batchOf(records: readonly EncodedRecord[]): SinkBatch {
   let bytes = 0;
   for (const r of records) bytes += r.bytes;
@@ -75,7 +94,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
   const queue: (readonly EncodedRecord[])[] = [batch.records];
 
   const attemptFirst = async (): Promise<SendOutcome> => {
-    const outcome = await sink.send(batchOf(queue[0]!), signal);
+    const outcome = await untilAborted(sink.send(batchOf(queue[0]!), signal), signal);
     if (outcome.status === 'retryable') throw new RetryableSend(outcome.reason, outcome.retryAfterMs);
     if (outcome.status === 'partial') {
       const current = queue[0]!;

@@ -1,6 +1,7 @@
 // Groups records into batches bounded by count, bytes and age; every record read belongs to exactly one batch.
 import type { Position } from '../contracts/source.ts';
 import type { EncodedRecord } from '../contracts/sink.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 
 export interface BatchLimits {
   readonly maxEvents: number;
@@ -11,6 +12,8 @@ export interface BatchLimits {
 /** A closed batch: the records to send, and the source position reached once all of them have ended. */
 export interface PendingBatch {
   readonly records: EncodedRecord[];
+  /** The event of each record, index for index (for the dead-letter file when a sink refuses one). */
+  readonly events: AuditEvent[];
   readonly bytes: number;
   /** Records read into this batch, including those already skipped or dead-lettered (not sent). */
   readonly recordCount: number;
@@ -26,6 +29,7 @@ export interface PendingBatch {
  */
 export class Batcher {
   private records: EncodedRecord[] = [];
+  private events: AuditEvent[] = [];
   private bytes = 0;
   private count = 0;
   private position: Position | undefined;
@@ -38,13 +42,14 @@ export class Batcher {
     this.onClose = onClose;
   }
 
-  add(position: Position, record?: EncodedRecord): void {
+  add(position: Position, record?: EncodedRecord, event?: AuditEvent): void {
     if (record !== undefined) {
       const full =
         this.records.length >= this.limits.maxEvents ||
         (this.records.length > 0 && this.bytes + record.bytes > this.limits.maxBytes);
       if (full) this.flush();
       this.records.push(record);
+      this.events.push(event!);
       this.bytes += record.bytes;
     }
     this.count++;
@@ -63,8 +68,9 @@ export class Batcher {
       this.timer = undefined;
     }
     if (this.count === 0 || this.position === undefined) return;
-    const batch: PendingBatch = { records: this.records, bytes: this.bytes, recordCount: this.count, position: this.position };
+    const batch: PendingBatch = { records: this.records, events: this.events, bytes: this.bytes, recordCount: this.count, position: this.position };
     this.records = [];
+    this.events = [];
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;
@@ -76,6 +82,7 @@ export class Batcher {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.records = [];
+    this.events = [];
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;

@@ -67,8 +67,6 @@ export class Lane {
   private readonly ready: Array<{ seq: number; batch: PendingBatch; acker: OrderedAcker }> = [];
   private failure: string | undefined;
   private slotFreed: (() => void) | undefined;
-  /** The event behind each record in flight, so a record the sink refuses is dead-lettered with its event. */
-  private readonly eventOf = new WeakMap<EncodedRecord, AuditEvent>();
 
   constructor(options: LaneOptions) {
     this.opts = options;
@@ -105,7 +103,9 @@ export class Lane {
         for (const rec of chunk) {
           this.counters.read++;
           this.counters.bytesRead += rec.bytes;
-          batcher.add(rec.position, this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position));
+          const event = this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position);
+          if (event === undefined) batcher.add(rec.position);
+          else batcher.add(rec.position, event.record, event.event);
         }
         if (this.failure !== undefined) break;
         if (o.maxEventsPerSecond !== undefined) await this.throttle(started);
@@ -130,7 +130,12 @@ export class Lane {
   }
 
   /** Selects, maps and encodes one record; returns the record to send, or undefined if it already ended. */
-  private prepare(decoded: DecodeResult, rawText: string | undefined, locator: string | undefined, position: Position): EncodedRecord | undefined {
+  private prepare(
+    decoded: DecodeResult,
+    rawText: string | undefined,
+    locator: string | undefined,
+    position: Position,
+  ): { record: EncodedRecord; event: AuditEvent } | undefined {
     const o = this.opts;
     if (!decoded.ok) {
       this.deadLetter({ stage: 'decode', reason: decoded.error.reason, path: decoded.error.path, raw: rawText, locator, position });
@@ -157,9 +162,7 @@ export class Lane {
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
     const payload = o.mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
-    const record: EncodedRecord = { eventId: event.id, payload, bytes: Buffer.byteLength(payload) };
-    this.eventOf.set(record, event);
-    return record;
+    return { record: { eventId: event.id, payload, bytes: Buffer.byteLength(payload) }, event };
   }
 
   private deadLetter(entry: {
@@ -242,7 +245,7 @@ export class Lane {
         stage: 'sink',
         reason: r.reason,
         eventId: r.record.eventId,
-        ...(this.eventOf.has(r.record) ? { event: this.eventOf.get(r.record) as never } : {}),
+        event: batch.events[batch.records.indexOf(r.record)] as never,
         payload: r.record.payload,
       });
     }
