@@ -19,6 +19,8 @@ export const FILE_ERROR_TABLE: Readonly<Record<string, 'retryable' | 'sink'>> = 
   EROFS: 'sink',
   EISDIR: 'sink',
   ENOTDIR: 'sink',
+  // mkdir(2) of the file's directory: a regular file already has that name.
+  EEXIST: 'sink',
   ENAMETOOLONG: 'sink',
   ELOOP: 'sink',
   EFBIG: 'sink',

@@ -10,17 +10,25 @@ import { classifyFileError } from './classify.ts';
 export function createFileSink(name: string, config: FileSinkConfig, context: ConnectorContext): Sink {
   const path = isAbsolute(config.path) ? config.path : resolve(context.baseDir, config.path);
   let handle: FileHandle | undefined;
+  // One opening shared by check() and sends running at once: a second open would leak a handle and re-read
+  // `size` while a batch is being written.
+  let opening: Promise<FileHandle> | undefined;
   // Size of the file made only of whole batches: a failed write is cut back to it, so no torn line stays.
   let size = 0;
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function ensureOpen(): Promise<FileHandle> {
-    if (handle !== undefined) return handle;
+  async function openFile(): Promise<FileHandle> {
     await mkdir(dirname(path), { recursive: true });
     const fh = await open(path, 'a', 0o640);
     size = (await fh.stat()).size;
     handle = fh;
     return fh;
+  }
+
+  function ensureOpen(): Promise<FileHandle> {
+    if (handle !== undefined) return Promise.resolve(handle);
+    opening ??= openFile().finally(() => (opening = undefined));
+    return opening;
   }
 
   async function write(batch: SinkBatch): Promise<SendOutcome> {
@@ -69,6 +77,7 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
     },
     async close(): Promise<void> {
       await queue;
+      await opening?.catch(() => undefined);
       const fh = handle;
       handle = undefined;
       await fh?.close();

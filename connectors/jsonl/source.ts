@@ -105,11 +105,17 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
       let pending: Buffer = EMPTY;
       let pendingStart = startOffset;
       let tooLongStart: number | undefined;
+      let draining = false;
       while (!signal.aborted) {
         const { bytesRead } = await fh.read(buf, 0, READ_SIZE, pos);
         if (bytesRead === 0) {
-          if (config.follow && (await isLast())) {
-            await abortableSleep(config.pollInterval, signal);
+          if (config.follow && !draining) {
+            if (await isLast()) {
+              await abortableSleep(config.pollInterval, signal);
+              continue;
+            }
+            // A later file appeared after the read above: what was written here before it is read first.
+            draining = true;
             continue;
           }
           // A final line without a newline is a whole record once the file is finished.
