@@ -1,12 +1,13 @@
 // File checkpoint store: one checksummed, versioned JSON file per key, replaced atomically, previous copy kept.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CHECKPOINT_FORMAT_VERSION } from '../contracts/checkpoint-store.ts';
 import type { Checkpoint, CheckpointStore, SinkPosition } from '../contracts/checkpoint-store.ts';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
 import type { ErrorDisposition } from '../contracts/errors.ts';
 import { canonicalJson, isJsonObject } from '../model/json.ts';
+import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
 
 /*
  * On-disk envelope, stable across format versions so that a newer file is recognised as newer rather than
@@ -98,23 +99,6 @@ function keyInfo(root: string, key: string): KeyInfo {
     file,
     prev: `${file}.prev`,
   };
-}
-
-/** Per file, operations run one after the other (module-wide, so two stores on one directory agree). */
-const chains = new Map<string, Promise<unknown>>();
-
-function serialised<T>(file: string, op: () => Promise<T>): Promise<T> {
-  const previous = chains.get(file) ?? Promise.resolve();
-  const result = previous.then(op, op);
-  const tail = result.then(
-    () => undefined,
-    () => undefined,
-  );
-  chains.set(file, tail);
-  void tail.then(() => {
-    if (chains.get(file) === tail) chains.delete(file);
-  });
-  return result;
 }
 
 function tempName(file: string): string {
@@ -234,10 +218,6 @@ function short(hash: string): string {
 // ---------------------------------------------------------------------------------------------------------
 // I/O helpers
 
-function errno(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
-
 function ioError(action: string, file: string, cause: unknown, disposition: ErrorDisposition): ForwarderError {
   if (isForwarderError(cause)) return cause;
   const detail = cause instanceof Error ? cause.message : String(cause);
@@ -268,18 +248,6 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function fsyncPath(p: string): Promise<void> {
-  const handle = await open(p, 'r');
-  try {
-    await handle.sync();
-  } catch (e) {
-    // Some platforms (Windows) cannot fsync a directory; there the rename is as durable as it gets.
-    if (!(process.platform === 'win32' && ['EPERM', 'EISDIR', 'EINVAL'].includes(errno(e) ?? ''))) throw e;
-  } finally {
-    await handle.close();
-  }
-}
-
 async function writeDurably(file: string, text: string): Promise<void> {
   const handle = await open(file, 'wx', 0o600);
   try {
@@ -287,16 +255,6 @@ async function writeDurably(file: string, text: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-/** Creates `dir` (mode 0700) and makes the new directory entries durable. */
-async function ensureDirectory(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (created === undefined) return;
-  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
-    await fsyncPath(d);
-    if (d === path.dirname(created) || d === path.dirname(d)) break;
   }
 }
 

@@ -1,11 +1,12 @@
 // Dead-letter store: one JSON Lines file per route with the records that could not be delivered, written durably.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
 import type { JsonValue } from '../model/json.ts';
 import { isJsonObject } from '../model/json.ts';
+import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
 
 export type DeadLetterStage = 'decode' | 'map' | 'sink';
 
@@ -190,27 +191,6 @@ function warnInvalid(invalid: InvalidDeadLetterLine): void {
   process.emitWarning(`dead-letter file ${invalid.file} line ${invalid.line} ${what}; skipped`, { code: 'FWD_DEADLETTER_INVALID_LINE' });
 }
 
-/** Per file, flushes and replacements run one at a time (module-wide: every store on the file agrees). */
-const chains = new Map<string, Promise<unknown>>();
-
-function serialised<T>(file: string, op: () => Promise<T>): Promise<T> {
-  const previous = chains.get(file) ?? Promise.resolve();
-  const result = previous.then(op, op);
-  const tail = result.then(
-    () => undefined,
-    () => undefined,
-  );
-  chains.set(file, tail);
-  void tail.then(() => {
-    if (chains.get(file) === tail) chains.delete(file);
-  });
-  return result;
-}
-
-function errno(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
-
 function ioError(action: string, file: string, cause: unknown): ForwarderError {
   if (isForwarderError(cause)) return cause;
   const detail = cause instanceof Error ? cause.message : String(cause);
@@ -219,26 +199,6 @@ function ioError(action: string, file: string, cause: unknown): ForwarderError {
     disposition: 'permanent',
     cause,
   });
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  const handle = await open(p, 'r');
-  try {
-    await handle.sync();
-  } catch (e) {
-    if (!(process.platform === 'win32' && ['EPERM', 'EISDIR', 'EINVAL'].includes(errno(e) ?? ''))) throw e;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function ensureDirectory(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (created === undefined) return;
-  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
-    await fsyncPath(d);
-    if (d === path.dirname(created) || d === path.dirname(d)) break;
-  }
 }
 
 async function writeAll(handle: FileHandle, data: Buffer, position?: number): Promise<void> {

@@ -88,5 +88,5 @@ it(
     // The kills did not all land before the first save.
     expect(totalSaves).toBeGreaterThan(0);
   },
-  30_000,
+  90_000,
 );
