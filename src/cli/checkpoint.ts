@@ -5,7 +5,10 @@ import { loadContext, requireRoute } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 
 export function registerCheckpoint(program: Command): void {
-  const cmd = program.command('checkpoint').description('show or reset the committed positions of a route');
+  const cmd = program
+    .command('checkpoint')
+    .description('show or reset the committed positions of a route')
+    .addHelpText('after', '\nExample:\n  $ audit-forwarder checkpoint show -c config.yaml --route connect-to-splunk');
   cmd
     .command('show')
     .description('print the committed position of each sink of a route (all checkpoints without --route)')

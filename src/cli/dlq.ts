@@ -2,13 +2,17 @@
 import type { Command } from 'commander';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { decodeLine } from '../model/decode.ts';
+import { isJsonObject } from '../model/json.ts';
 import { createDeadLetterStore, type DeadLetterEntry } from '../delivery/dead-letter.ts';
 import { deliverWithRetry } from '../delivery/retry.ts';
 import { loadContext, requireRoute } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 
 export function registerDlq(program: Command): void {
-  const cmd = program.command('dlq').description('list or redrive the dead letters of a route');
+  const cmd = program
+    .command('dlq')
+    .description('list or redrive the dead letters of a route')
+    .addHelpText('after', '\nExample:\n  $ audit-forwarder dlq list -c config.yaml --route connect-to-splunk');
   cmd
     .command('list')
     .description('list the dead letters of a route: when, for which sink, why, and where the record came from')
@@ -53,10 +57,18 @@ Example:
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
       let redriven = 0;
-      for await (const { line: _line, ...entry } of store.list()) {
+      for await (const { line, ...entry } of store.list()) {
         const sinkConfig = config.sinks[entry.sink];
+        const problem = entry.event !== undefined ? notAnEvent(entry.event) : undefined;
+        if (problem !== undefined) process.stderr.write(`line ${line}: kept: its event is not a canonical event (${problem})\n`);
         const event: AuditEvent | undefined =
-          entry.event !== undefined ? (entry.event as unknown as AuditEvent) : entry.raw !== undefined && entry.stage === 'decode' ? decodeEvent(entry.raw) : undefined;
+          entry.event !== undefined
+            ? problem === undefined
+              ? (entry.event as unknown as AuditEvent)
+              : undefined
+            : entry.raw !== undefined && entry.stage === 'decode'
+              ? decodeEvent(entry.raw)
+              : undefined;
         if (sinkConfig === undefined || event === undefined || controller.signal.aborted) {
           remaining.push(entry);
           continue;
@@ -82,6 +94,23 @@ Example:
       process.stdout.write(`redriven ${redriven}, still dead-lettered ${remaining.length}\n`);
       process.exitCode = remaining.length === 0 ? EXIT.ok : EXIT.failure;
     });
+}
+
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** Why a dead letter's `event` (which may have been edited by hand) is not a canonical AuditEvent, if it is not. */
+function notAnEvent(value: unknown): string | undefined {
+  if (!isJsonObject(value)) return 'not a JSON object';
+  const e = value;
+  if (typeof e['id'] !== 'string' || e['id'] === '') return 'no id';
+  if (typeof e['time'] !== 'string' || !CANONICAL_TIME.test(e['time'])) return 'no time in the canonical form';
+  const origin = e['origin'];
+  if (!isJsonObject(origin) || (origin['kind'] !== 'cofide-connect' && origin['kind'] !== 'ibm-cadf')) return 'no origin kind';
+  for (const k of ['type', 'action', 'outcome'] as const) if (typeof e[k] !== 'string') return `no ${k}`;
+  if (!isJsonObject(e['actor'])) return 'no actor';
+  if (!Array.isArray(e['links'])) return 'no links';
+  if (e['raw'] === undefined) return 'no raw record';
+  return undefined;
 }
 
 function decodeEvent(raw: string): AuditEvent | undefined {

@@ -16,7 +16,15 @@ export async function mapStream(
   let lineNo = 0;
   let bad = 0;
   const lines = createInterface({ input, crlfDelay: Infinity });
+  // The reader went away (`map … | head`): stop reading; a closed pipe is not a crash. Other errors are thrown.
+  let outputError: NodeJS.ErrnoException | undefined;
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    outputError ??= e;
+    lines.close();
+  };
+  output.on('error', onOutputError);
   for await (const line of lines) {
+    if (outputError !== undefined) break;
     lineNo++;
     if (line.trim() === '') continue;
     const decoded = decodeLine(line, options.input);
@@ -33,9 +41,21 @@ export async function mapStream(
       errors.write(`line ${lineNo}: skipped: ${mapped.reason}\n`);
     } else {
       const text = mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
-      if (!output.write(`${text}\n`)) await new Promise((r) => output.once('drain', r));
+      if (!output.write(`${text}\n`)) {
+        await new Promise<void>((r) => {
+          const done = () => {
+            output.off('drain', done);
+            output.off('error', done);
+            r();
+          };
+          output.once('drain', done);
+          output.once('error', done);
+        });
+      }
     }
   }
+  output.off('error', onOutputError);
+  if (outputError !== undefined && outputError.code !== 'EPIPE') throw outputError;
   return { lines: lineNo, bad };
 }
 
