@@ -151,3 +151,17 @@ describe('audit-forwarder checkpoint', () => {
     expect(missing.stderr).toContain('--route');
   });
 });
+
+describe('audit-forwarder run, a sink that can never be written', () => {
+  it('stops that route with exit 1 and the reason; the other sink of the route delivers everything', async () => {
+    const dir = tempDir();
+    write(dir, 'input.jsonl', connectEventLines(0, 20));
+    write(dir, 'blocker', 'a file, not a directory\n');
+    const config = write(dir, 'config.yaml', standardConfig({ sinks: { good: 'out/good.jsonl', bad: 'blocker/events.jsonl' } }));
+    const r = await cli(['run', '-c', config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/r1 → bad: failed;.*\n\s+error: sink bad refuses all data: .*blocker/);
+    expect(r.stderr).toMatch(/r1 → good: finished; read 20, delivered 20/);
+    expect(linesOf(join(dir, 'out/good.jsonl'))).toHaveLength(20);
+  });
+});
