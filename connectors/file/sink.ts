@@ -1,5 +1,5 @@
 // The `file` sink: appends one mapped record per line to a file and fsyncs before reporting delivery.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
@@ -68,11 +68,27 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
       return result;
     },
     async check(): Promise<CheckResult> {
+      // Without side effects: the file and its directories are created by the first delivery, not by a check.
       try {
-        await ensureOpen();
-        return { ok: true, detail: `appending to ${path} (${size} bytes)` };
+        const s = await stat(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+        if (s !== undefined) {
+          if (!s.isFile()) return { ok: false, detail: `${path} exists and is not a regular file` };
+          await access(path, constants.W_OK);
+          return { ok: true, detail: `appending to ${path} (${s.size} bytes)` };
+        }
+        let dir = dirname(path);
+        for (;;) {
+          const d = await stat(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+          if (d !== undefined) {
+            if (!d.isDirectory()) return { ok: false, detail: `cannot create ${path}: ${dir} is not a directory` };
+            await access(dir, constants.W_OK);
+            return { ok: true, detail: `${path} will be created (in ${dir})` };
+          }
+          if (dirname(dir) === dir) return { ok: false, detail: `cannot create ${path}: no existing parent directory` };
+          dir = dirname(dir);
+        }
       } catch (error) {
-        return { ok: false, detail: `cannot open ${path} for appending: ${(error as Error).message}` };
+        return { ok: false, detail: `cannot append to ${path}: ${(error as Error).message}` };
       }
     },
     async close(): Promise<void> {

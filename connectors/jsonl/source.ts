@@ -60,6 +60,9 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
     return [...found].sort();
   }
 
+  const decodeContext = config.service === undefined ? undefined : { service: config.service };
+  const decodeText = (text: string) => decodeLine(text, config.format, decodeContext);
+
   function decodeRecord(line: Buffer, file: string, lineNo: number, lineStart: number, position: JsonlPosition): SourceRecord {
     const locator = `${file}:${lineNo}`;
     if (!isUtf8(line)) {
@@ -72,7 +75,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
       };
     }
     const text = line.toString('utf8');
-    const decoded = decodeLine(text, config.format, config.service === undefined ? undefined : { service: config.service });
+    const decoded = decodeText(text);
     return decoded.ok ? { position, locator, bytes: line.length, decoded } : { position, locator, bytes: line.length, decoded, rawText: text };
   }
 
@@ -182,6 +185,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
   return {
     type: 'jsonl',
     identity: (): JsonValue => ({ type: 'jsonl', paths: patterns, format: config.format }),
+    decodeRaw: decodeText,
 
     async *read(from: Position | undefined, options: SourceReadOptions): AsyncGenerator<readonly SourceRecord[]> {
       if (from !== undefined && !isJsonlPosition(from)) {

@@ -1,9 +1,8 @@
 // `audit-forwarder dlq list|redrive`: inspect dead letters of a route and send them again.
 import type { Command } from 'commander';
 import type { AuditEvent } from '../model/audit-event.ts';
-import { decodeLine } from '../model/decode.ts';
 import { isJsonObject } from '../model/json.ts';
-import { createDeadLetterStore, type DeadLetterEntry } from '../delivery/dead-letter.ts';
+import { createDeadLetterStore } from '../delivery/dead-letter.ts';
 import { deliverWithRetry } from '../delivery/retry.ts';
 import { loadContext, requireRoute } from './context.ts';
 import { EXIT } from './exit-codes.ts';
@@ -19,12 +18,13 @@ export function registerDlq(program: Command): void {
     .requiredOption('-c, --config <file>', 'configuration file (YAML)')
     .requiredOption('--route <name>', 'route')
     .option('--json', 'print the whole entries as JSON lines')
+    .option('--all', 'also list the entries already redriven')
     .addHelpText('after', '\nExample:\n  $ audit-forwarder dlq list -c config.yaml --route connect-to-splunk')
-    .action(async (opts: { config: string; route: string; json?: boolean }) => {
+    .action(async (opts: { config: string; route: string; json?: boolean; all?: boolean }) => {
       const { config } = await loadContext(opts.config, 'silent');
       const store = createDeadLetterStore(config.deadLetter.directory, requireRoute(config, opts.route));
       let n = 0;
-      for await (const e of store.list()) {
+      for await (const e of store.list({ includeResolved: opts.all === true })) {
         n++;
         if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
         else {
@@ -36,14 +36,16 @@ export function registerDlq(program: Command): void {
     });
   cmd
     .command('redrive')
-    .description('send the dead letters of a route again; those that are delivered leave the file, the others stay')
+    .description('send the dead letters of a route again; delivered ones are marked resolved, the others stay')
     .requiredOption('-c, --config <file>', 'configuration file (YAML)')
     .requiredOption('--route <name>', 'route')
     .addHelpText(
       'after',
       `
-Undecodable records are decoded again (a newer version may read them), events are mapped again with the
-sink's current mapping, then sent with the route's retry policy. Exit code 1 if some still fail.
+Undecodable records are decoded again by the route's source (a newer version may read them), events are
+mapped again with the sink's current mapping, then sent with the route's retry policy. Each delivered
+entry is recorded in <route>.dlq.resolved.jsonl; the dead-letter file itself is never rewritten, so this
+is safe while the route runs. Exit code 1 if some are still dead-lettered.
 
 Example:
   $ audit-forwarder dlq redrive -c config.yaml --route connect-to-splunk`,
@@ -52,47 +54,71 @@ Example:
       const { config, deps, logger } = await loadContext(opts.config);
       const routeName = requireRoute(config, opts.route);
       const route = config.routes[routeName]!;
+      const sourceConfig = config.sources[route.from]!;
+      const context = { logger, baseDir: config.baseDir };
+      // The route's own source decodes undecodable records again, with its format and settings.
+      const source = deps.registry.sources.get(sourceConfig.type)!.create(route.from, sourceConfig, context);
       const store = createDeadLetterStore(config.deadLetter.directory, routeName);
-      const remaining: DeadLetterEntry[] = [];
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
       let redriven = 0;
-      for await (const { line, ...entry } of store.list()) {
+      let kept = 0;
+      const keep = (line: number, why: string) => {
+        kept++;
+        process.stderr.write(`line ${line}: kept: ${why}\n`);
+      };
+      for await (const entry of store.list()) {
+        if (controller.signal.aborted) {
+          kept++;
+          continue;
+        }
         const sinkConfig = config.sinks[entry.sink];
-        const problem = entry.event !== undefined ? notAnEvent(entry.event) : undefined;
-        if (problem !== undefined) process.stderr.write(`line ${line}: kept: its event is not a canonical event (${problem})\n`);
-        const event: AuditEvent | undefined =
-          entry.event !== undefined
-            ? problem === undefined
-              ? (entry.event as unknown as AuditEvent)
-              : undefined
-            : entry.raw !== undefined && entry.stage === 'decode'
-              ? decodeEvent(entry.raw)
-              : undefined;
-        if (sinkConfig === undefined || event === undefined || controller.signal.aborted) {
-          remaining.push(entry);
+        if (sinkConfig === undefined) {
+          keep(entry.line, `sink ${entry.sink} is no longer configured`);
+          continue;
+        }
+        let event: AuditEvent;
+        if (entry.event !== undefined) {
+          const problem = notAnEvent(entry.event);
+          if (problem !== undefined) {
+            keep(entry.line, `its event is not a canonical event (${problem})`);
+            continue;
+          }
+          event = entry.event as unknown as AuditEvent;
+        } else if (entry.raw !== undefined) {
+          const decoded = source.decodeRaw(entry.raw);
+          if (!decoded.ok) {
+            keep(entry.line, `still not decodable: ${decoded.error.path === '' ? '' : `${decoded.error.path}: `}${decoded.error.reason}`);
+            continue;
+          }
+          event = decoded.event;
+        } else {
+          keep(entry.line, 'the entry holds neither an event nor a raw record');
           continue;
         }
         const mapping = deps.mappings.get(sinkConfig.mapping)!;
         const mapped = mapping.map(event, {});
         if (mapped.kind !== 'mapped') {
-          remaining.push({ ...entry, stage: 'map', reason: mapped.kind === 'invalid' ? mapped.reason : `skipped: ${mapped.reason}` });
+          keep(entry.line, mapped.kind === 'invalid' ? `still not mappable: ${mapped.path}: ${mapped.reason}` : `skipped by the mapping: ${mapped.reason}`);
           continue;
         }
         const payload = mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
-        const sink = deps.registry.sinks.get(sinkConfig.type)!.create(entry.sink, sinkConfig, { logger, baseDir: config.baseDir });
+        const sink = deps.registry.sinks.get(sinkConfig.type)!.create(entry.sink, sinkConfig, context);
         const record = { eventId: event.id, payload, bytes: Buffer.byteLength(payload) };
         const result = await deliverWithRetry(sink, { records: [record], bytes: record.bytes }, controller.signal, {
           policy: route.retry,
           onRetry: (e) => logger.warn({ sink: entry.sink, attempt: e.attempt, reason: e.reason }, 'retrying'),
         });
         await sink.close();
-        if (result.delivered === 1) redriven++;
-        else remaining.push({ ...entry, stage: 'sink', reason: result.fatal ?? result.rejected[0]?.reason ?? 'not delivered (interrupted)' });
+        if (result.delivered === 1) {
+          // Recorded before the next one is tried: a crash now resends at most this one.
+          await store.markResolved([entry], 'redriven');
+          redriven++;
+        } else keep(entry.line, `not delivered: ${result.fatal ?? result.rejected[0]?.reason ?? 'interrupted'}`);
       }
-      await store.replaceAll(remaining);
-      process.stdout.write(`redriven ${redriven}, still dead-lettered ${remaining.length}\n`);
-      process.exitCode = remaining.length === 0 ? EXIT.ok : EXIT.failure;
+      await source.close();
+      process.stdout.write(`redriven ${redriven}, still dead-lettered ${kept}\n`);
+      process.exitCode = kept === 0 ? EXIT.ok : EXIT.failure;
     });
 }
 
@@ -113,7 +139,3 @@ function notAnEvent(value: unknown): string | undefined {
   return undefined;
 }
 
-function decodeEvent(raw: string): AuditEvent | undefined {
-  const d = decodeLine(raw, 'auto');
-  return d.ok ? d.event : undefined;
-}

@@ -55,6 +55,11 @@ export interface Source {
    * - Throws `ForwarderError` (`FWD_SOURCE_*`) for a position it cannot resume from or an I/O failure.
    */
   read(from: Position | undefined, options: SourceReadOptions): AsyncIterable<readonly SourceRecord[]>;
+  /**
+   * Decodes a record's raw text (`SourceRecord.rawText`) again, as `read` would: used to redrive dead
+   * letters that could not be decoded, after an upgrade. Pure; never throws.
+   */
+  decodeRaw(rawText: string): DecodeResult;
   /** Optional progress of the current read, for replay progress bars. */
   progress?(): SourceProgress | undefined;
   /** Releases files, connections and timers. Idempotent. */

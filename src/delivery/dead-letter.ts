@@ -1,6 +1,6 @@
 // Dead-letter store: one JSON Lines file per route with the records that could not be delivered, written durably.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
@@ -58,6 +58,20 @@ export interface InvalidDeadLetterLine {
 export interface DeadLetterListOptions {
   /** Told about each line that is not an entry; by default a process warning is emitted. */
   readonly onInvalidLine?: (invalid: InvalidDeadLetterLine) => void;
+  /** Also list the entries already resolved (redriven); by default only those still to deliver. */
+  readonly includeResolved?: boolean;
+}
+
+/** A line of `<route>.dlq.resolved.jsonl`: this entry of the dead-letter file was dealt with. */
+export interface DeadLetterResolution {
+  /** Line of the entry in the dead-letter file, and its `time`: together they name it. */
+  readonly line: number;
+  readonly time: string;
+  readonly sink: string;
+  readonly eventId?: string;
+  /** RFC 3339 UTC time of the resolution. */
+  readonly resolvedAt: string;
+  readonly how: 'redriven';
 }
 
 export interface DeadLetterStore {
@@ -82,12 +96,12 @@ export interface DeadLetterStore {
    */
   list(options?: DeadLetterListOptions): AsyncIterable<ListedDeadLetterEntry>;
   /**
-   * Atomically replaces the file's content with `entries` (temp file, fsync, rename, fsync directory): a
-   * crash leaves either the old or the new file. Entries still buffered stay buffered. Entries flushed by
-   * another process while the caller was reading are lost: run redrive while the route is stopped.
+   * Records, durably (appended and fsynced to `<route>.dlq.resolved.jsonl` before it resolves), that these
+   * listed entries were dealt with. The dead-letter file itself is never rewritten: it stays the record of
+   * what failed and why, and a `run` appending to it at the same time loses nothing.
    */
-  replaceAll(entries: Iterable<DeadLetterEntry> | AsyncIterable<DeadLetterEntry>): Promise<void>;
-  /** Entries on disk plus entries still buffered. */
+  markResolved(entries: readonly ListedDeadLetterEntry[], how: DeadLetterResolution['how']): Promise<void>;
+  /** Unresolved entries on disk plus entries still buffered. */
   count(): Promise<number>;
 }
 
@@ -105,6 +119,7 @@ export function createDeadLetterStore(directory: string, route: string, options:
   }
   const dir = path.resolve(directory);
   const file = path.join(dir, `${route}.dlq.jsonl`);
+  const resolvedFile = path.join(dir, `${route}.dlq.resolved.jsonl`);
   const now = options.now ?? (() => new Date());
   let pending: string[] = [];
 
@@ -127,15 +142,27 @@ export function createDeadLetterStore(directory: string, route: string, options:
       pending.push(`${serialise({ ...entry, time: entry.time ?? now().toISOString(), route: entry.route ?? route })}\n`);
     },
     flush: () => serialised(file, flushNow),
-    list: (listOptions = {}) => listEntries(file, listOptions.onInvalidLine ?? warnInvalid),
-    async replaceAll(entries) {
-      const lines: string[] = [];
-      for await (const entry of entries) lines.push(`${serialise(entry)}\n`);
-      await serialised(file, () => replaceFile(dir, file, lines.join('')));
+    async *list(listOptions = {}) {
+      const resolved = listOptions.includeResolved ? undefined : await resolvedKeys(resolvedFile);
+      for await (const entry of listEntries(file, listOptions.onInvalidLine ?? warnInvalid)) {
+        if (resolved === undefined || !resolved.has(resolutionKey(entry))) yield entry;
+      }
+    },
+    async markResolved(entries, how) {
+      if (entries.length === 0) return;
+      const at = now().toISOString();
+      const lines = entries.map((e) => {
+        const mark: DeadLetterResolution = { line: e.line, time: e.time, sink: e.sink, ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), resolvedAt: at, how };
+        return `${JSON.stringify(mark)}\n`;
+      });
+      await serialised(resolvedFile, () => appendLines(dir, resolvedFile, lines)).catch((e: unknown) => {
+        throw ioError('append to', resolvedFile, e);
+      });
     },
     async count() {
       let n = 0;
-      for await (const _ of listEntries(file, () => undefined)) n++;
+      const resolved = await resolvedKeys(resolvedFile);
+      for await (const e of listEntries(file, () => undefined)) if (!resolved.has(resolutionKey(e))) n++;
       return n + pending.length;
     },
   };
@@ -238,26 +265,33 @@ async function appendLines(dir: string, file: string, lines: readonly string[]):
   if (created) await fsyncPath(dir);
 }
 
-async function replaceFile(dir: string, file: string, content: string): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    await ensureDirectory(dir);
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await writeAll(handle, Buffer.from(content, 'utf8'), 0);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-    await fsyncPath(dir);
-  } catch (e) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw ioError('replace', file, e);
-  }
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function resolutionKey(e: { readonly line: number; readonly time: string }): string {
+  return `${e.line}@${e.time}`;
+}
+
+/** The entries marked resolved; a torn last line (a crash while marking) is ignored: that entry is simply redriven again. */
+async function resolvedKeys(resolvedFile: string): Promise<Set<string>> {
+  let text: string;
+  try {
+    text = await readFile(resolvedFile, 'utf8');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return new Set();
+    throw ioError('read', resolvedFile, e);
+  }
+  const keys = new Set<string>();
+  for (const line of text.split('\n')) {
+    try {
+      const mark = JSON.parse(line) as Partial<DeadLetterResolution>;
+      if (typeof mark.line === 'number' && typeof mark.time === 'string') keys.add(resolutionKey({ line: mark.line, time: mark.time }));
+    } catch {
+      // torn or empty line
+    }
+  }
+  return keys;
+}
 
 async function* listEntries(
   file: string,

@@ -226,7 +226,7 @@ export class Lane {
       onRetry: (e) => {
         this.counters.retries++;
         o.logger.warn(
-          { route: o.route, sink: o.sinkName, attempt: e.attempt, delayMs: e.delayMs, records: e.records, reason: e.reason },
+          { attempt: e.attempt, delayMs: e.delayMs, records: e.records, reason: e.reason },
           'sink did not accept the batch; retrying',
         );
       },
@@ -255,7 +255,7 @@ export class Lane {
   private fail(message: string): void {
     if (this.failure !== undefined) return;
     this.failure = message;
-    this.opts.logger.error({ route: this.opts.route, sink: this.opts.sinkName }, `route stopped: ${message}`);
+    this.opts.logger.error(`route stopped: ${message}`);
     this.abort();
   }
 

@@ -69,7 +69,7 @@ describe('audit-forwarder dlq', () => {
     expect(jsonLinesOf(dlq)).toEqual(before);
     expect(jsonLinesOf(out)).toHaveLength(5);
 
-    // A record the sink had refused, whose event is valid: redrive delivers it and removes it.
+    // A record the sink had refused, whose event is valid: redrive delivers it and marks it resolved.
     const refused = sinkStageEntry(500);
     appendFileSync(dlq, refused.line);
     const listed = await cli(['dlq', 'list', '-c', config, '--route', 'r1']);
@@ -82,10 +82,24 @@ describe('audit-forwarder dlq', () => {
     const delivered = jsonLinesOf(out);
     expect(delivered).toHaveLength(6);
     expect(delivered[5]).toEqual(refused.event);
-    expect(jsonLinesOf(dlq)).toEqual(before);
+    // The dead-letter file is never rewritten; the resolution is recorded beside it.
+    expect(jsonLinesOf(dlq)).toEqual([...before, JSON.parse(refused.line)]);
+    expect(jsonLinesOf(join(dir, 'state/dead-letter/r1.dlq.resolved.jsonl'))).toEqual([
+      expect.objectContaining({ line: 4, sink: 'archive', eventId: refused.event['id'], how: 'redriven' }),
+    ]);
+    const [remaining, all] = await Promise.all([
+      cli(['dlq', 'list', '-c', config, '--route', 'r1']),
+      cli(['dlq', 'list', '-c', config, '--route', 'r1', '--all']),
+    ]);
+    expect(remaining.stderr).toContain('3 dead letter(s)');
+    expect(all.stderr).toContain('4 dead letter(s)');
+    // Redriving again sends nothing twice.
+    const again = await cli(['dlq', 'redrive', '-c', config, '--route', 'r1']);
+    expect(again.stdout).toContain('redriven 0, still dead-lettered 3');
+    expect(jsonLinesOf(out)).toHaveLength(6);
   });
 
-  it('redrive exits 0 and empties the file when every entry is delivered', async () => {
+  it('redrive exits 0 and leaves nothing to list when every entry is delivered', async () => {
     const dir = tempDir();
     write(dir, 'input.jsonl', connectEventLines(0, 2));
     const config = write(dir, 'config.yaml', standardConfig({}));
@@ -94,13 +108,18 @@ describe('audit-forwarder dlq', () => {
     const a = sinkStageEntry(700);
     const b = sinkStageEntry(701);
     mkdirSync(join(dir, 'state/dead-letter'), { recursive: true });
-    writeFileSync(dlq, a.line + b.line);
+    // A record an older release could not decode: the route's source (format: connect) decodes it now.
+    const raw = JSON.stringify(connectEventJson(702));
+    const c = `${JSON.stringify({ time: '2026-03-02T10:00:01.000Z', route: 'r1', sink: 'archive', stage: 'decode', reason: 'older release', raw })}\n`;
+    writeFileSync(dlq, a.line + b.line + c);
 
     const r = await cli(['dlq', 'redrive', '-c', config, '--route', 'r1']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('redriven 2, still dead-lettered 0');
-    expect(readFileSync(dlq, 'utf8')).toBe('');
-    expect(jsonLinesOf(join(dir, 'out/archive.jsonl')).slice(2)).toEqual([a.event, b.event]);
+    expect(r.stdout).toContain('redriven 3, still dead-lettered 0');
+    expect(readFileSync(dlq, 'utf8')).toBe(a.line + b.line + c);
+    const redriven = jsonLinesOf(join(dir, 'out/archive.jsonl')).slice(2);
+    expect(redriven.slice(0, 2)).toEqual([a.event, b.event]);
+    expect(redriven[2]).toMatchObject({ id: connectEventJson(702)['id'], raw: JSON.parse(raw) });
 
     const [list, unknown, missing] = await Promise.all([
       cli(['dlq', 'list', '-c', config, '--route', 'r1']),

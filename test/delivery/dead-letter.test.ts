@@ -160,57 +160,42 @@ describe('a crash mid-write', () => {
   });
 });
 
-describe('replaceAll', () => {
-  function entry(reason: string): DeadLetterEntry {
-    return { time: '2026-02-03T04:05:06.789Z', route: 'r1', sink: 's', stage: 'sink', reason };
-  }
-
-  it('replaces the content atomically, with a new file that earlier readers do not see', async () => {
+describe('markResolved', () => {
+  it('hides resolved entries from list() and count(), keeps them in the file, and survives a torn mark', async () => {
     const store = createDeadLetterStore(dir, 'r1', { now: clock });
-    for (const r of ['a', 'b', 'c', 'd']) store.append({ sink: 's', stage: 'sink', reason: r });
+    for (const r of ['a', 'b', 'c', 'd']) store.append({ sink: 's', stage: 'sink', reason: r, eventId: `e-${r}` });
     await store.flush();
-
-    // a reader that started before the replacement finishes on the old file, whole
-    const reader = store.list()[Symbol.asyncIterator]();
-    const firstOld = await reader.next();
+    const before = await readFile(store.file, 'utf8');
     const listed = await collect(store.list());
-    await store.replaceAll(listed.filter((e) => e.reason === 'b' || e.reason === 'd'));
-    const restOld: string[] = [];
-    for (let n = await reader.next(); !n.done; n = await reader.next()) restOld.push(n.value.reason);
-    expect([firstOld.value!.reason, ...restOld]).toEqual(['a', 'b', 'c', 'd']);
-
-    const after = await collect(store.list());
-    expect(after.map((e) => [e.line, e.reason])).toEqual([
-      [1, 'b'],
-      [2, 'd'],
+    await store.markResolved(listed.filter((e) => e.reason === 'b' || e.reason === 'd'), 'redriven');
+    expect((await collect(store.list())).map((e) => [e.line, e.reason])).toEqual([
+      [1, 'a'],
+      [3, 'c'],
     ]);
-    expect(JSON.parse((await readFile(store.file, 'utf8')).split('\n')[0]!)).not.toHaveProperty('line');
-    expect(await readdir(dir)).toEqual(['r1.dlq.jsonl']);
+    expect(await store.count()).toBe(2);
+    expect((await collect(store.list({ includeResolved: true }))).map((e) => e.reason)).toEqual(['a', 'b', 'c', 'd']);
+    // The dead-letter file itself is never rewritten.
+    expect(await readFile(store.file, 'utf8')).toBe(before);
+    expect((await readdir(dir)).sort()).toEqual(['r1.dlq.jsonl', 'r1.dlq.resolved.jsonl']);
+    const marks = (await readFile(path.join(dir, 'r1.dlq.resolved.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(marks).toEqual([
+      expect.objectContaining({ line: 2, sink: 's', eventId: 'e-b', how: 'redriven' }),
+      expect.objectContaining({ line: 4, sink: 's', eventId: 'e-d', how: 'redriven' }),
+    ]);
+    // A crash while marking leaves a torn last line: that entry simply counts as unresolved.
+    await writeFile(path.join(dir, 'r1.dlq.resolved.jsonl'), '{"line":1,"time":"20', { flag: 'a' });
+    expect(await store.count()).toBe(2);
   });
 
-  it('keeps entries still buffered for the next flush, and accepts an async source', async () => {
+  it('appends made while entries are being resolved are kept (no rewrite, no race)', async () => {
     const store = createDeadLetterStore(dir, 'r1', { now: clock });
     store.append({ sink: 's', stage: 'sink', reason: 'old' });
     await store.flush();
-    store.append({ sink: 's', stage: 'sink', reason: 'buffered' });
-    async function* kept() {
-      yield entry('kept');
-    }
-    await store.replaceAll(kept());
-    await store.flush();
-    expect((await collect(store.list())).map((e) => e.reason)).toEqual(['kept', 'buffered']);
-    await store.replaceAll([]);
-    expect(await store.count()).toBe(0);
-  });
-
-  it('leaves the file untouched when it fails', async () => {
-    const store = createDeadLetterStore(dir, 'r1', { now: clock });
-    store.append({ sink: 's', stage: 'sink', reason: 'a' });
-    await store.flush();
-    const before = await readFile(store.file, 'utf8');
-    await expect(store.replaceAll([entry('x'), { ...entry('y'), stage: 'bogus' as never }])).rejects.toThrow(TypeError);
-    expect(await readFile(store.file, 'utf8')).toBe(before);
-    expect(await readdir(dir)).toEqual(['r1.dlq.jsonl']);
+    const listed = await collect(store.list());
+    const other = createDeadLetterStore(dir, 'r1', { now: clock });
+    other.append({ sink: 's', stage: 'sink', reason: 'new, from a running route' });
+    await Promise.all([other.flush(), store.markResolved(listed, 'redriven')]);
+    expect((await collect(store.list())).map((e) => e.reason)).toEqual(['new, from a running route']);
   });
 });
 

@@ -26,6 +26,7 @@ export function memorySource(records: DecodeResult[], options: { chunk?: number 
     type: 'memory',
     reads,
     identity: () => ({ type: 'memory', n: records.length }),
+    decodeRaw: () => ({ ok: false, error: { path: '', reason: 'memory records have no raw form' } }),
     async *read(from: Position | undefined, opts: SourceReadOptions) {
       reads.push(from);
       let i = typeof from === 'number' ? from : 0;
