@@ -78,7 +78,7 @@ it(
       const counter = checkpoint?.sinks['main']?.records ?? 0;
       expect(counter, `round ${round} (killed after ${delayMs} ms)`).toBeGreaterThanOrEqual(lastResolved);
       expect(counter, `round ${round} (killed after ${delayMs} ms)`).toBeLessThanOrEqual(lastResolved + 1);
-      expect(checkpoint?.sinks['other']?.records).toBe(counter * 2);
+      expect(checkpoint?.sinks['other']?.records ?? 0).toBe(counter * 2);
       // The crash's temp files are gone after load; only the checkpoint and its previous copy remain.
       const left = (await readdir(path.join(dir, 'routes'))).filter((n) => n.includes('.tmp-'));
       expect(left).toEqual([]);
