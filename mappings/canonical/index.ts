@@ -6,5 +6,6 @@ export const canonicalMapping: Mapping<AuditEvent> = {
   name: 'canonical',
   version: '1',
   encoding: 'json',
+  options: [],
   map: (event) => ({ kind: 'mapped', value: event }),
 };
