@@ -6,6 +6,9 @@ export const mappings: ReadonlyMap<string, Mapping> = new Map<string, Mapping>([
 
 export const mappingNames: readonly string[] = [...mappings.keys()];
 
+/** The route `mappingOptions` keys each mapping reads, for configuration checks. */
+export const mappingOptionKeys: Readonly<Record<string, readonly string[]>> = Object.fromEntries([...mappings].map(([n, m]) => [n, m.options]));
+
 export function getMapping(name: string): Mapping {
   const m = mappings.get(name);
   if (m === undefined) throw new TypeError(`no mapping named ${name} (known: ${mappingNames.join(', ')})`);

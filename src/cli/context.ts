@@ -1,6 +1,6 @@
 // What every config-driven command needs: the validated configuration and the engine's dependencies.
 import { connectors } from '../../connectors/index.ts';
-import { mappingNames, mappings } from '../../mappings/index.ts';
+import { mappingNames, mappingOptionKeys, mappings } from '../../mappings/index.ts';
 import { createFileCheckpointStore } from '../checkpoint/file-store.ts';
 import { loadConfig } from '../config/loader.ts';
 import type { ForwarderConfig } from '../config/schema.ts';
@@ -18,7 +18,7 @@ export async function loadContext(configPath: string | undefined, logLevel?: Log
   if (configPath === undefined) {
     throw new ForwarderError('FWD_CLI_USAGE', 'missing -c/--config <file>', { stage: 'cli', disposition: 'fatal' });
   }
-  const config = await loadConfig(configPath, { registry: connectors, mappingNames });
+  const config = await loadConfig(configPath, { registry: connectors, mappingNames, mappingOptionKeys });
   const logger = createLogger({ level: logLevel ?? config.logging.level });
   const store = createFileCheckpointStore(config.checkpoints.directory);
   return { config, logger, deps: { registry: connectors, mappings, store, logger } };

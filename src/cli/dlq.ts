@@ -1,4 +1,5 @@
 // `audit-forwarder dlq list|redrive`: inspect dead letters of a route and send them again.
+import { nowCanonical } from '../model/now.ts';
 import type { Command } from 'commander';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { isJsonObject } from '../model/json.ts';
@@ -97,7 +98,7 @@ Example:
           continue;
         }
         const mapping = deps.mappings.get(sinkConfig.mapping)!;
-        const mapped = mapping.map(event, {});
+        const mapped = mapping.map(event, { ...route.mappingOptions, observedTime: nowCanonical() });
         if (mapped.kind !== 'mapped') {
           keep(entry.line, mapped.kind === 'invalid' ? `still not mappable: ${mapped.path}: ${mapped.reason}` : `skipped by the mapping: ${mapped.reason}`);
           continue;

@@ -1,4 +1,5 @@
 // `audit-forwarder map`: JSON lines on stdin → mapped records on stdout, bad lines reported on stderr.
+import { nowCanonical } from '../model/now.ts';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { mappingNames, mappings } from '../../mappings/index.ts';
@@ -33,7 +34,7 @@ export async function mapStream(
       errors.write(`line ${lineNo}: ${decoded.error.path === '' ? '' : `${decoded.error.path}: `}${decoded.error.reason}\n`);
       continue;
     }
-    const mapped = mapping.map(decoded.event, {});
+    const mapped = mapping.map(decoded.event, { observedTime: nowCanonical() });
     if (mapped.kind === 'invalid') {
       bad++;
       errors.write(`line ${lineNo}: ${mapped.path === '' ? '' : `${mapped.path}: `}${mapped.reason}\n`);

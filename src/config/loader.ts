@@ -12,6 +12,8 @@ export interface LoadDeps {
   readonly registry: ConnectorRegistry;
   /** Names of the registered mappings, for sinks' `mapping`. */
   readonly mappingNames: readonly string[];
+  /** The route `mappingOptions` keys each mapping reads (checked when given). */
+  readonly mappingOptionKeys?: Readonly<Record<string, readonly string[]>>;
   /** Variables for `${VAR}`; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -48,6 +50,7 @@ export function parseConfig(text: string, configPath: string, deps: LoadDeps): F
   const result = validateConfig(substituted.value, {
     registry: deps.registry,
     mappingNames: deps.mappingNames,
+    ...(deps.mappingOptionKeys !== undefined ? { mappingOptionKeys: deps.mappingOptionKeys } : {}),
     configPath: absolutePath,
     baseDir: dirname(absolutePath),
     redact: (path: ConfigPath) => sensitive.has(formatPath(path)),

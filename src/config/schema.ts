@@ -64,6 +64,8 @@ export interface RouteConfig {
   batch: { maxEvents: number; maxBytes: number; maxAgeMs: number };
   /** Batches in flight per sink. */
   maxInFlight: number;
+  /** Settings for the mappings of the route's sinks (e.g. a Splunk `sourcetype`); each key is read by one of them. */
+  mappingOptions: Record<string, string>;
   retry: { initialDelayMs: number; maxDelayMs: number };
 }
 
@@ -150,6 +152,7 @@ export const routeSchema = z
       })
       .prefault({}),
     maxInFlight: integer(LIMITS.maxInFlight).default(DEFAULTS.route.maxInFlight),
+    mappingOptions: z.record(z.string(), nonEmptyString('a string')).default({}),
     retry: z
       .strictObject({
         initialDelay: retryDelay().default(DEFAULTS.route.retry.initialDelayMs),
@@ -171,6 +174,7 @@ export const routeSchema = z
       disabledEvents: [...new Set(r.disabledEvents)],
       batch: { maxEvents: r.batch.maxEvents, maxBytes: r.batch.maxBytes, maxAgeMs: r.batch.maxAge },
       maxInFlight: r.maxInFlight,
+      mappingOptions: r.mappingOptions,
       retry: { initialDelayMs: r.retry.initialDelay, maxDelayMs: r.retry.maxDelay },
     }),
   );
@@ -192,6 +196,8 @@ export const topLevelSchema = z.strictObject({
 export interface ValidateOptions {
   readonly registry: ConnectorRegistry;
   readonly mappingNames: readonly string[];
+  /** The `mappingOptions` keys each mapping reads; when given, a route's keys are checked against its sinks' mappings. */
+  readonly mappingOptionKeys?: Readonly<Record<string, readonly string[]>>;
   /** Absolute path of the configuration file. */
   readonly configPath: string;
   /** Directory relative paths resolve against (the file's). */
@@ -305,6 +311,7 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
     const result = routeSchema.safeParse(entry, { reportInput: true });
     if (!result.success) issues.push(...fromZodIssues(result.error.issues, routeSchema, path, redact));
     checkRouteReferences(name, entry, result.success ? result.data : undefined, { sourceNames, sinkNames, sources, redact }, issues);
+    if (options.mappingOptionKeys !== undefined) checkMappingOptions(name, entry, sinks, options.mappingOptionKeys, issues);
     if (result.success) routes[name] = { name, ...result.data };
   }
 
@@ -323,6 +330,30 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
     logging: { level: t.logging.level },
   };
   return { ok: true, config };
+}
+
+/** Every `mappingOptions` key of a route must be read by the mapping of one of its sinks. */
+function checkMappingOptions(
+  name: string,
+  route: Record<string, unknown>,
+  sinks: ForwarderConfig['sinks'],
+  keysOf: Readonly<Record<string, readonly string[]>>,
+  issues: ConfigIssue[],
+): void {
+  const options = route['mappingOptions'];
+  if (!isPlainObject(options)) return;
+  const to = route['to'];
+  const targets = (typeof to === 'string' ? [to] : Array.isArray(to) ? to : []).filter((t): t is string => typeof t === 'string');
+  const used = [...new Set(targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s].mapping])))];
+  const accepted = new Set(used.flatMap((m) => keysOf[m] ?? []));
+  for (const key of Object.keys(options)) {
+    if (accepted.has(key)) continue;
+    const known = [...accepted].sort();
+    issues.push({
+      path: ['routes', name, 'mappingOptions', key],
+      message: `unknown key (the mappings of this route's sinks, ${used.join(', ') || 'none'}, read ${known.length === 0 ? 'no options' : `only: ${known.join(', ')}`})`,
+    });
+  }
 }
 
 interface RouteContext {

@@ -3,6 +3,7 @@ import type { EncodedRecord, Sink } from '../contracts/sink.ts';
 import type { Mapping, MappingOptions } from '../contracts/mapping.ts';
 import type { Position, Source, TimeRange } from '../contracts/source.ts';
 import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
+import { nowCanonical } from '../model/now.ts';
 import type { Logger } from '../logging.ts';
 import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
 import type { BackoffPolicy } from '../delivery/backoff.ts';
@@ -100,10 +101,12 @@ export class Lane {
     let stoppedEarly = false;
     try {
       for await (const chunk of o.source.read(o.from, { signal: this.stopReading.signal, range: o.range })) {
+        // When the forwarder observed these records: given to the mappings, which never read the clock.
+        const options: MappingOptions = { ...o.mappingOptions, observedTime: nowCanonical((o.now ?? Date.now)()) };
         for (const rec of chunk) {
           this.counters.read++;
           this.counters.bytesRead += rec.bytes;
-          const event = this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position);
+          const event = this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position, options);
           if (event === undefined) batcher.add(rec.position);
           else batcher.add(rec.position, event.record, event.event);
         }
@@ -135,6 +138,7 @@ export class Lane {
     rawText: string | undefined,
     locator: string | undefined,
     position: Position,
+    options: MappingOptions,
   ): { record: EncodedRecord; event: AuditEvent } | undefined {
     const o = this.opts;
     if (!decoded.ok) {
@@ -151,7 +155,7 @@ export class Lane {
       this.counters.skipped++;
       return undefined;
     }
-    const mapped = o.mapping.map(event, o.mappingOptions ?? {});
+    const mapped = o.mapping.map(event, options);
     if (mapped.kind === 'skipped') {
       this.counters.skipped++;
       return undefined;

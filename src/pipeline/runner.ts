@@ -97,6 +97,7 @@ export async function prepareRoute(config: ForwarderConfig, routeName: string, o
       source,
       sink: sinkInstance,
       mapping,
+      mappingOptions: route.mappingOptions,
       selection,
       batch: route.batch,
       maxInFlight: route.maxInFlight,

@@ -175,6 +175,7 @@ describe('valid configuration fixtures', () => {
       disabledEvents: [],
       batch: { maxEvents: 500, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
       maxInFlight: 4,
+      mappingOptions: {},
       retry: { initialDelayMs: 500, maxDelayMs: 60_000 },
     });
     expect(config.checkpoints.directory).toBe(join(validDir, 'var/checkpoints'));
@@ -211,6 +212,7 @@ describe('valid configuration fixtures', () => {
       disabledEvents: ['node_attestation'],
       batch: { maxEvents: 1000, maxBytes: 2_000_000, maxAgeMs: 1500 },
       maxInFlight: 8,
+      mappingOptions: {},
       retry: { initialDelayMs: 250, maxDelayMs: 120_000 },
     });
     expect(config.checkpoints.directory).toBe(join(validDir, 'state/checkpoints'));
