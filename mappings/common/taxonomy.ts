@@ -132,7 +132,11 @@ export function classify(event: AuditEvent): Classification {
   const categories: string[] = [];
   const identityChange = family !== 'other' && family !== 'infrastructure' && ['creation', 'change', 'deletion', 'info'].includes(rules.ecsType);
   // ECS: `user`/`group` when a user's or group's access changes, `admin` for other IAM objects (policies).
-  if (identityChange) types.push(/group|team/i.test(object) ? 'group' : family === 'identity' || object === 'role_binding' ? 'user' : 'admin');
+  if (identityChange) {
+    const kind = /group|team/i.test(object) ? 'group' : family === 'identity' || object === 'role_binding' ? 'user' : 'admin';
+    // A denial is filed under `api`, which expects `user` and `admin` but not `group`.
+    if (!(denied && kind === 'group')) types.push(kind);
+  }
   if (denied) types.push('denied');
   if (event.origin.kind === 'cofide-connect') categories.push('api');
   // A second category only where all our types are ones it expects (ECS allowed-values table).
