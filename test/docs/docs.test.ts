@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { connectors } from '../../connectors/index.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
 import { mappings } from '../../mappings/index.ts';
+import { classify, VERB_RULES } from '../../mappings/common/taxonomy.ts';
+import { connectEvent } from '../support/memory-source.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(resolve(ROOT, p), 'utf8');
@@ -21,6 +23,20 @@ describe('docs', () => {
     const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d+) \| ([a-z_]+) \| ([a-z_]+) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3], m[4], m[5]]);
     expect(rows).toEqual(EVENT_TYPES.map((t) => [t.name, t.number, t.entity, t.change, t.description]));
     expect(rows).toHaveLength(34);
+  });
+
+  it('docs/mappings.md states the classification of every Connect type and every verb rule as the code computes them', () => {
+    const doc = read('docs/mappings.md');
+    for (const t of EVENT_TYPES) {
+      const ok = classify(connectEvent(1, { type: t.name, outcome: 'success', links: [{ type: t.entity, id: 'x' }] }));
+      const no = classify(connectEvent(1, { type: t.name, outcome: 'denied', links: [] }));
+      const row = `| \`${t.name}\` | ${ok.verb} | ${ok.ecsCategories.join(', ')} | ${ok.ecsTypes.join(', ')} | ${ok.cimModel} | ${ok.cimAction ?? '—'} | ${ok.cimChangeType} | ${ok.severity} | ${no.severity} |`;
+      expect(doc, t.name).toContain(row);
+    }
+    for (const [verb, r] of Object.entries(VERB_RULES)) {
+      const action = r.cimChangeAction ?? (r.cimModel === 'Authentication' ? 'success / failure' : '—');
+      expect(doc, verb).toContain(`| ${verb} | ${r.baseSeverity} | ${r.ecsType} | ${r.ecsCategory ?? '—'} | ${r.cimModel} | ${action} |`);
+    }
   });
 
   it('every registered mapping is documented with its version', () => {
