@@ -7,7 +7,8 @@ import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
 import { connectEvent } from '../support/memory-source.ts';
 
-const ECS_FILE = resolve(import.meta.dirname, '../../../shared/spec/ecs-9.4.0-fields.json');
+// The ECS 9.4.0 field reference (elastic/ecs, Apache-2.0), vendored so the suite needs nothing outside the repo.
+const ECS_FILE = resolve(import.meta.dirname, '../fixtures/ecs/ecs-9.4.0-fields.json');
 const ecs = JSON.parse(readFileSync(ECS_FILE, 'utf8')) as { allowed_values: Record<string, Record<string, string[]>> };
 const expectedTypes = ecs.allowed_values['event.category']!;
 const OUTCOMES: EventOutcome[] = ['success', 'denied', 'failure', 'pending', 'unknown'];
