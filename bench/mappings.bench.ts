@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { mappings } from '../mappings/index.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';
 import { decodeRecord } from '../src/model/decode.ts';
+import { toJsonLine } from '../src/model/json.ts';
 import { connectEventJson } from '../test/support/generate.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -20,7 +21,7 @@ for (const mapping of mappings.values()) {
   for (let n = 0; n < TOTAL; n++) {
     const r = mapping.map(events[n % DISTINCT]!, options);
     if (r.kind !== 'mapped') throw new Error(`${mapping.name}: ${r.kind}`);
-    const text = mapping.encoding === 'json' ? JSON.stringify(r.value) : (r.value as string);
+    const text = mapping.encoding === 'json' ? toJsonLine(r.value) : (r.value as string);
     bytes += Buffer.byteLength(text);
   }
   const secs = Number(process.hrtime.bigint() - started) / 1e9;

@@ -38,7 +38,7 @@ export const VERB_RULES: Readonly<Record<Verb, VerbRules>> = Object.freeze({
   attestation: { baseSeverity: 3, ecsType: 'start', ecsCategory: 'authentication', cimModel: 'Authentication', cimChangeAction: null },
   authentication: { baseSeverity: 3, ecsType: 'start', ecsCategory: 'authentication', cimModel: 'Authentication', cimChangeAction: null },
   exchange: { baseSeverity: 3, ecsType: 'info', ecsCategory: 'authentication', cimModel: 'Authentication', cimChangeAction: null },
-  authorization: { baseSeverity: 2, ecsType: 'access', ecsCategory: null, cimModel: 'Change', cimChangeAction: 'read' },
+  authorization: { baseSeverity: 2, ecsType: 'access', ecsCategory: null, cimModel: 'Change', cimChangeAction: null },
   read: { baseSeverity: 1, ecsType: 'access', ecsCategory: 'configuration', cimModel: 'Change', cimChangeAction: 'read' },
   other: { baseSeverity: 3, ecsType: 'info', ecsCategory: null, cimModel: 'Change', cimChangeAction: null },
 });
@@ -114,7 +114,8 @@ export function classify(event: AuditEvent): Classification {
     const info = eventTypeByName(event.type);
     verb = info?.change ?? 'other';
     object = info?.entity ?? 'other';
-    objectId = (event.links.find((l) => l.type === object) ?? event.links[0])?.id;
+    // Only a link of the object's own type names it: another entity's id would mislead an analyst.
+    objectId = event.links.find((l) => l.type === object)?.id;
   } else {
     const v = cadfVerb(event.action);
     verb = v.verb;
@@ -123,14 +124,18 @@ export function classify(event: AuditEvent): Classification {
   }
   const rules = VERB_RULES[verb];
   const family = familyOf(object);
-  const cadfFloor = event.severity === undefined ? 0 : (CADF_SEVERITY_FLOOR[event.severity.toLowerCase()] ?? 0);
-  const severity = Math.min(10, Math.max(rules.baseSeverity + OUTCOME_SEVERITY_BONUS[event.outcome], cadfFloor));
+  // An own-property lookup: a recorded severity such as `__proto__` must not reach Object.prototype.
+  const recorded = event.severity?.toLowerCase();
+  const cadfFloor = recorded !== undefined && Object.hasOwn(CADF_SEVERITY_FLOOR, recorded) ? CADF_SEVERITY_FLOOR[recorded]! : 0;
+  // A failed authorization decision is a denial too (CADF has no `denied` outcome), and ranks as one.
+  const denied = event.outcome === 'denied' || (verb === 'authorization' && event.outcome === 'failure');
+  const bonus = denied ? OUTCOME_SEVERITY_BONUS.denied : OUTCOME_SEVERITY_BONUS[event.outcome];
+  const severity = Math.min(10, Math.max(rules.baseSeverity + bonus, cadfFloor));
 
-  const denied = event.outcome === 'denied';
   const ecsOutcome = event.outcome === 'success' ? 'success' : event.outcome === 'denied' || event.outcome === 'failure' ? 'failure' : 'unknown';
   const types: string[] = [rules.ecsType];
   const categories: string[] = [];
-  const identityChange = family !== 'other' && family !== 'infrastructure' && ['creation', 'change', 'deletion', 'info'].includes(rules.ecsType);
+  const identityChange = family !== 'other' && family !== 'infrastructure' && ['creation', 'change', 'deletion'].includes(rules.ecsType);
   // ECS: `user`/`group` when a user's or group's access changes, `admin` for other IAM objects (policies).
   if (identityChange) {
     const kind = /group|team/i.test(object) ? 'group' : family === 'identity' || object === 'role_binding' ? 'user' : 'admin';

@@ -1,19 +1,27 @@
 // Conversions of the canonical event time (RFC 3339 UTC, six fraction digits) to the epochs formats use, exactly.
 
-/** Microseconds since 1970-01-01T00:00:00Z; negative before it. */
-export function epochMicros(time: string): bigint {
-  const whole = Date.parse(`${time.slice(0, 19)}Z`);
-  return BigInt(whole) * 1000n + BigInt(time.slice(20, 26));
+/** Whole seconds since the epoch (floor) and the microseconds within that second. */
+function split(time: string): { seconds: number; micros: number } {
+  return { seconds: Date.parse(`${time.slice(0, 19)}Z`) / 1000, micros: Number(time.slice(20, 26)) };
 }
 
-/** Nanoseconds since the epoch as a decimal string (OTLP `timeUnixNano`). */
+/** Microseconds since 1970-01-01T00:00:00Z; negative before it. */
+export function epochMicros(time: string): bigint {
+  const { seconds, micros } = split(time);
+  return BigInt(seconds) * 1_000_000n + BigInt(micros);
+}
+
+/** Nanoseconds since the epoch as a decimal string (OTLP `timeUnixNano`); exact, without BigInt for times after 1970. */
 export function epochNanosString(time: string): string {
-  return (epochMicros(time) * 1000n).toString();
+  const { seconds, micros } = split(time);
+  if (seconds <= 0) return (epochMicros(time) * 1000n).toString();
+  return `${seconds}${String(micros).padStart(6, '0')}000`;
 }
 
 /** Milliseconds since the epoch (CEF `rt`): microseconds are truncated. */
 export function epochMillis(time: string): number {
-  return Number(epochMicros(time) / 1000n);
+  const { seconds, micros } = split(time);
+  return seconds * 1000 + Math.floor(micros / 1000);
 }
 
 /**
@@ -21,8 +29,8 @@ export function epochMillis(time: string): number {
  * for any date before year 2200, so JSON.stringify prints a value that parses back to the same microsecond.
  */
 export function epochSeconds(time: string): number {
-  const us = epochMicros(time);
-  return Number(us / 1_000_000n) + Number(us % 1_000_000n) / 1e6;
+  const { seconds, micros } = split(time);
+  return seconds + micros / 1e6;
 }
 
 /** True when the time is before 1970 (formats with unsigned epochs cannot carry it). */

@@ -1,5 +1,6 @@
 // `audit-forwarder dlq list|redrive`: inspect dead letters of a route and send them again.
 import { nowCanonical } from '../model/now.ts';
+import { toJsonLine } from '../model/json.ts';
 import type { Command } from 'commander';
 import type { AuditEvent } from '../model/audit-event.ts';
 import { isJsonObject } from '../model/json.ts';
@@ -103,7 +104,7 @@ Example:
           keep(entry.line, mapped.kind === 'invalid' ? `still not mappable: ${mapped.path}: ${mapped.reason}` : `skipped by the mapping: ${mapped.reason}`);
           continue;
         }
-        const payload = mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
+        const payload = mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
         const sink = deps.registry.sinks.get(sinkConfig.type)!.create(entry.sink, sinkConfig, context);
         const record = { eventId: event.id, payload, bytes: Buffer.byteLength(payload) };
         const result = await deliverWithRetry(sink, { records: [record], bytes: record.bytes }, controller.signal, {

@@ -1,5 +1,6 @@
 // `audit-forwarder map`: JSON lines on stdin → mapped records on stdout, bad lines reported on stderr.
 import { nowCanonical } from '../model/now.ts';
+import { toJsonLine } from '../model/json.ts';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { mappingNames, mappings } from '../../mappings/index.ts';
@@ -41,7 +42,7 @@ export async function mapStream(
     } else if (mapped.kind === 'skipped') {
       errors.write(`line ${lineNo}: skipped: ${mapped.reason}\n`);
     } else {
-      const text = mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
+      const text = mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
       if (!output.write(`${text}\n`)) {
         await new Promise<void>((r) => {
           const done = () => {

@@ -15,3 +15,15 @@ export function canonicalJson(value: unknown): string {
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
+
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+
+/**
+ * JSON text on one line, whatever the value holds: JSON.stringify escapes every control character but
+ * leaves U+2028 / U+2029 raw, which some line readers split on; they are written as JSON escapes, so
+ * `JSON.parse` gives back exactly the same value.
+ */
+export function toJsonLine(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text.includes('\u2028') || text.includes('\u2029') ? text.replace(LINE_SEPARATORS, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029')) : text;
+}

@@ -4,6 +4,7 @@ import type { Mapping, MappingOptions } from '../contracts/mapping.ts';
 import type { Position, Source, TimeRange } from '../contracts/source.ts';
 import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
 import { nowCanonical } from '../model/now.ts';
+import { toJsonLine } from '../model/json.ts';
 import type { Logger } from '../logging.ts';
 import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
 import type { BackoffPolicy } from '../delivery/backoff.ts';
@@ -165,7 +166,7 @@ export class Lane {
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
-    const payload = o.mapping.encoding === 'json' ? JSON.stringify(mapped.value) : String(mapped.value);
+    const payload = o.mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
     return { record: { eventId: event.id, payload, bytes: Buffer.byteLength(payload) }, event };
   }
 

@@ -108,7 +108,7 @@ routes:
     }
     const lines = results[0]!.stderr.split('\n').map((l) => l.trim());
     expect(lines).toContain('routes.r1.from: expected a source name (one of: src), got a value');
-    expect(lines).toContain('sinks.archive.mapping: expected one of canonical, got a value');
+    expect(lines).toContain('sinks.archive.mapping: expected one of canonical, cef, ecs, otlp-json, splunk-hec, got a value');
     expect(lines.some((l) => l.startsWith('sinks.archive.hecToken: unknown key'))).toBe(true);
     expect(lines.some((l) => l.startsWith('sources.src.token: unknown key'))).toBe(true);
   });

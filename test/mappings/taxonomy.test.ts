@@ -90,3 +90,12 @@ describe('classify', () => {
     for (const t of EVENT_TYPES) expect(VERB_RULES[t.change]).toBeDefined();
   });
 });
+
+describe('classify on hostile input', () => {
+  it('a recorded severity that names an Object.prototype member does not corrupt the score', () => {
+    for (const severity of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const c = classify(connectEvent(1, { origin: { kind: 'ibm-cadf', product: 'ibm-platform' }, type: 'create', action: 'create', severity }));
+      expect(c.severity).toBe(3);
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
 import type { AuditEvent } from '../../src/model/audit-event.ts';
 import { decodeRecord, type InputFormat } from '../../src/model/decode.ts';
+import { toJsonLine } from '../../src/model/json.ts';
 
 export const GOLDEN = resolve(import.meta.dirname, '../golden/mappings');
 const INPUTS = join(GOLDEN, 'inputs');
@@ -67,7 +68,7 @@ export function describeGolden(mapping: Mapping): void {
       // Pure: the same input gives the same output.
       expect(mapping.map(structuredClone(c.event), { ...c.options })).toEqual(result);
       if (result.kind === 'mapped') {
-        const text = mapping.encoding === 'json' ? JSON.stringify(result.value) : (result.value as string);
+        const text = mapping.encoding === 'json' ? toJsonLine(result.value) : (result.value as string);
         expect(typeof text).toBe('string');
         expect(text).not.toMatch(/[\r\n\u2028\u2029]/);
       }

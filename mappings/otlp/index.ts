@@ -1,0 +1,160 @@
+// The `otlp-json` mapping: one audit event → one OpenTelemetry LogRecord (OTLP/JSON) with its resource and scope.
+import { isIP } from 'node:net';
+import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
+import type { AuditEvent } from '../../src/model/audit-event.ts';
+import { payloadOf } from '../common/payload.ts';
+import { classify, type Classification } from '../common/taxonomy.ts';
+import { epochNanosString } from '../common/time.ts';
+import { eventProblem } from '../common/validate.ts';
+import { int, safeText, str, strArray, stringValue, type KeyValue, type OtlpLogEntry, type OtlpLogRecord } from './any-value.ts';
+import { OTLP_SEVERITY } from './severity.ts';
+
+export type { AnyValue, KeyValue, OtlpLogEntry, OtlpLogRecord } from './any-value.ts';
+export { OTLP_SEVERITY } from './severity.ts';
+
+export const OTLP_MAPPING_VERSION = '1';
+/** `InstrumentationScope.name` of every record. */
+export const OTLP_SCOPE_NAME = 'audit-forwarder';
+/** `eventName` prefixes; the event type (Connect) or the action (CADF) follows. */
+export const CONNECT_EVENT_NAME_PREFIX = 'cofide.connect.audit.';
+export const CADF_EVENT_NAME_PREFIX = 'ibm.cadf.audit.';
+
+/** A type or action that may end an event name as is; anything else ends it in `other` (the value is still carried as an attribute). */
+const EVENT_NAME_SUFFIX = /^[A-Za-z0-9_.-]{1,200}$/;
+/** A canonical time whose fields are in calendar range, so that `epochNanosString` cannot meet a NaN (month 13, hour 25). */
+const CALENDAR_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
+const EPOCH = '1970-01-01T00:00:00.000000Z';
+/** The last microsecond whose nanosecond count fits OTLP's fixed64 (2^64 − 1 ns is 2554-07-21T23:34:33.709551615Z). */
+const LAST_FIXED64_TIME = '2554-07-21T23:34:33.709551Z';
+
+type Nanos = { readonly ok: true; readonly nanos: string } | { readonly ok: false; readonly reason: string };
+
+/** A canonical time as OTLP fixed64 nanoseconds: after 1970 (0 means "unknown" in OTLP) and before the fixed64 limit. */
+function unixNanos(time: string, what: string): Nanos {
+  if (!CALENDAR_TIME.test(time)) return { ok: false, reason: `${what} must be an RFC 3339 UTC calendar time with six fraction digits, got ${JSON.stringify(time)}` };
+  if (time <= EPOCH) {
+    return {
+      ok: false,
+      reason:
+        time === EPOCH
+          ? `${what} is the Unix epoch itself, which OTLP reads as "unknown" (a time of 0)`
+          : `${what} ${time} is before 1970: OTLP times are unsigned nanoseconds since the Unix epoch`,
+    };
+  }
+  if (time > LAST_FIXED64_TIME) return { ok: false, reason: `${what} ${time} is after ${LAST_FIXED64_TIME}, the last time OTLP's 64-bit nanoseconds can hold` };
+  return { ok: true, nanos: epochNanosString(time) };
+}
+
+// The engine gives one observedTime to a whole chunk of records: converting it once per chunk, not per record,
+// is worth a one-entry memo (of a pure function, so the mapping stays pure).
+let lastObserved: { readonly time: string; readonly result: Nanos } | undefined;
+function observedNanos(time: string): Nanos {
+  if (lastObserved?.time !== time) lastObserved = { time, result: unixNanos(time, 'the observedTime option') };
+  return lastObserved.result;
+}
+
+function resourceOf(event: AuditEvent, options: MappingOptions): KeyValue[] {
+  const { product, service, version } = event.origin;
+  const attributes = [str('service.name', service ?? product ?? event.origin.kind)];
+  // A CADF record's observer (`auth-idp`) is the service; the platform that runs it is its namespace.
+  if (service !== undefined && product !== undefined) attributes.push(str('service.namespace', product));
+  if (version !== undefined) attributes.push(str('service.version', version));
+  const instance = options.serviceInstanceId;
+  if (instance !== undefined && instance !== '') attributes.push(str('service.instance.id', instance));
+  const environment = options.deploymentEnvironment;
+  if (environment !== undefined && environment !== '') attributes.push(str('deployment.environment.name', environment));
+  return attributes;
+}
+
+/** The body when the record has no message: `<type> on <object>: <outcome>`. */
+function summary(event: AuditEvent, c: Classification): string {
+  const object = event.target?.name ?? c.objectId;
+  return `${event.type}${object === undefined ? '' : ` on ${object}`}: ${event.outcome}`;
+}
+
+function connectAttributes(event: AuditEvent, attributes: KeyValue[], sourceIpIsIp: boolean): void {
+  attributes.push(str('cofide.event_type', event.type));
+  if (event.actor.type !== undefined) attributes.push(str('cofide.actor.type', event.actor.type));
+  if (event.sourceIp !== undefined && !sourceIpIsIp) attributes.push(str('cofide.source_ip', event.sourceIp));
+  // Links grouped by entity type: `cofide.links.trust_zone: [ids…]`, keys unique even for odd type names.
+  const groups = new Map<string, string[]>();
+  for (const link of event.links) {
+    const key = `cofide.links.${safeText(link.type)}`;
+    const ids = groups.get(key);
+    if (ids === undefined) groups.set(key, [link.id]);
+    else ids.push(link.id);
+  }
+  for (const [key, ids] of groups) attributes.push(strArray(key, ids));
+  const payload = payloadOf(event);
+  if (payload !== undefined) attributes.push(str('cofide.data', JSON.stringify(payload)));
+}
+
+function cadfAttributes(event: AuditEvent, attributes: KeyValue[], sourceIpIsIp: boolean): void {
+  attributes.push(str('ibm.cadf.action', event.action));
+  const { actor, target } = event;
+  if (actor.type !== undefined) attributes.push(str('ibm.cadf.initiator.type_uri', actor.type));
+  if (actor.credentialType !== undefined) attributes.push(str('ibm.cadf.initiator.credential.type', actor.credentialType));
+  if (event.sourceIp !== undefined && !sourceIpIsIp) attributes.push(str('ibm.cadf.initiator.host.address', event.sourceIp));
+  if (target?.id !== undefined) attributes.push(str('ibm.cadf.target.id', target.id));
+  if (target?.name !== undefined) attributes.push(str('ibm.cadf.target.name', target.name));
+  if (target?.type !== undefined) attributes.push(str('ibm.cadf.target.type_uri', target.type));
+  if (event.reasonCode !== undefined) attributes.push(str('ibm.cadf.reason.reason_code', event.reasonCode));
+  if (event.severity !== undefined) attributes.push(str('ibm.cadf.severity', event.severity));
+  const payload = payloadOf(event);
+  if (payload !== undefined) attributes.push(str('ibm.cadf.request_data', JSON.stringify(payload)));
+}
+
+function mapToOtlp(event: AuditEvent, options: MappingOptions): MapResult<OtlpLogEntry> {
+  const problem = eventProblem(event);
+  if (problem !== undefined) return { kind: 'invalid', reason: problem.reason, path: problem.path };
+  const time = unixNanos(event.time, 'the event time');
+  if (!time.ok) return { kind: 'invalid', reason: time.reason, path: 'time' };
+  let observedTimeUnixNano: string | undefined;
+  const observed = options.observedTime;
+  if (observed !== undefined) {
+    const o = observedNanos(observed);
+    if (!o.ok) return { kind: 'invalid', reason: o.reason, path: 'observedTime' };
+    observedTimeUnixNano = o.nanos;
+  }
+
+  const c = classify(event);
+  const connect = event.origin.kind === 'cofide-connect';
+  const sourceIpIsIp = event.sourceIp !== undefined && isIP(event.sourceIp) !== 0;
+  const attributes: KeyValue[] = [str('log.record.uid', event.id)];
+  if (event.actor.id !== undefined) attributes.push(str('user.id', event.actor.id));
+  if (sourceIpIsIp) attributes.push(str('client.address', event.sourceIp!));
+  attributes.push(str('audit.action', c.verb), str('audit.outcome', event.outcome), str('audit.category', c.family), str('audit.object.type', c.object));
+  if (c.objectId !== undefined) attributes.push(str('audit.object.id', c.objectId));
+  attributes.push(int('audit.severity', c.severity));
+  if (connect) connectAttributes(event, attributes, sourceIpIsIp);
+  else cadfAttributes(event, attributes, sourceIpIsIp);
+  attributes.push(str('mapping.version', OTLP_MAPPING_VERSION));
+
+  const severity = OTLP_SEVERITY[c.severityBand];
+  const suffix = EVENT_NAME_SUFFIX.test(event.type) ? event.type : 'other';
+  const logRecord: OtlpLogRecord = {
+    timeUnixNano: time.nanos,
+    ...(observedTimeUnixNano !== undefined && { observedTimeUnixNano }),
+    severityNumber: severity.number,
+    severityText: severity.text,
+    body: stringValue(event.message !== undefined && event.message !== '' ? event.message : summary(event, c)),
+    eventName: (connect ? CONNECT_EVENT_NAME_PREFIX : CADF_EVENT_NAME_PREFIX) + suffix,
+    attributes,
+  };
+  return {
+    kind: 'mapped',
+    value: {
+      resource: { attributes: resourceOf(event, options) },
+      scope: { name: OTLP_SCOPE_NAME, version: OTLP_MAPPING_VERSION },
+      logRecord,
+    },
+  };
+}
+
+export const otlpJsonMapping: Mapping<OtlpLogEntry> = {
+  name: 'otlp-json',
+  version: OTLP_MAPPING_VERSION,
+  encoding: 'json',
+  options: ['deploymentEnvironment', 'serviceInstanceId'],
+  map: mapToOtlp,
+};

@@ -1,0 +1,263 @@
+// Golden files and format rules of the splunk-hec mapping: HEC envelope, flat indexed fields, exact time, CIM values.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { epochMicros } from '../../mappings/common/time.ts';
+import { classify } from '../../mappings/common/taxonomy.ts';
+import { lineSafe, withoutLineSeparators } from '../../mappings/splunk-hec/line-separators.ts';
+import { DEFAULT_SOURCETYPE, HEC_ENVELOPE_KEYS, splunkHecMapping, type SplunkHecEnvelope } from '../../mappings/splunk-hec/index.ts';
+import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
+import { EVENT_TYPES } from '../../src/model/event-types.ts';
+import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
+
+describeGolden(splunkHecMapping);
+
+/** CIM prescribed `action` values (Change data model, incl. `updated` of Accounts_Updated; Authentication). */
+const CHANGE_ACTIONS = new Set(['created', 'deleted', 'acl_modified', 'cleared', 'modified', 'read', 'stopped', 'started', 'restarted', 'updated', 'lockout']);
+const AUTHENTICATION_ACTIONS = new Set(['success', 'failure', 'error']);
+
+const cases = goldenCases();
+const byName = new Map(cases.map((c) => [c.name, c]));
+/** Every mapped golden output as a SIEM receives it: through JSON text. */
+const outputs = mappedGoldens(splunkHecMapping).map((o) => {
+  const text = JSON.stringify(o.value);
+  return { ...o, text, json: JSON.parse(text) as SplunkHecEnvelope };
+});
+
+function mapCase(name: string, options: Record<string, string> = {}): ReturnType<typeof splunkHecMapping.map> {
+  const c = byName.get(name);
+  if (c === undefined) throw new Error(`no golden input ${name}`);
+  return splunkHecMapping.map(c.event, { ...c.options, ...options });
+}
+
+function mapped(name: string, options: Record<string, string> = {}): SplunkHecEnvelope {
+  const r = mapCase(name, options);
+  if (r.kind !== 'mapped') throw new Error(`${name} did not map: ${JSON.stringify(r)}`);
+  return JSON.parse(JSON.stringify(r.value)) as SplunkHecEnvelope;
+}
+
+/** Exact microseconds of the envelope `time` as written in the JSON text (no float arithmetic). */
+function microsOfJsonTime(text: string): bigint {
+  const m = /^\{"time":(-?\d+)(?:\.(\d+))?[,}]/.exec(text);
+  if (m === null) throw new Error(`no leading time in ${text.slice(0, 80)}`);
+  const frac = m[2] ?? '';
+  expect(frac.length).toBeLessThanOrEqual(6);
+  return BigInt(m[1]!) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+}
+
+describe('splunk-hec: every golden output', () => {
+  it('maps most cases (the walker checks each one)', () => {
+    expect(outputs.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it.each(outputs.map((o) => [o.name, o] as const))('%s: HEC envelope, flat fields, exact time, CIM values', (_name, o) => {
+    const { json, event } = o;
+    // Only the envelope keys of /services/collector/event.
+    for (const key of Object.keys(json)) expect(HEC_ENVELOPE_KEYS).toContain(key);
+    expect(typeof json.event).toBe('object');
+    expect(typeof json.source).toBe('string');
+    expect(json.source).not.toBe('');
+    expect(json.sourcetype).toBe(DEFAULT_SOURCETYPE[event.origin.kind]);
+    // Golden inputs set no host or index: HEC then applies the token's defaults.
+    expect('host' in json).toBe(false);
+    expect('index' in json).toBe(false);
+
+    // Indexed fields: flat strings only, and no name that the JSON body also has (Splunk would show both values).
+    for (const [k, v] of Object.entries(json.fields)) {
+      expect(typeof v, `fields.${k}`).toBe('string');
+      expect(Object.keys(json.event)).not.toContain(k);
+    }
+
+    // The event id travels in the body and in the indexed fields.
+    expect(json.event.id).toBe(event.id);
+    expect(json.fields.event_id).toBe(event.id);
+    expect(json.fields.mapping_version).toBe(splunkHecMapping.version);
+    expect(json.event.mapping).toEqual({ name: 'splunk-hec', version: splunkHecMapping.version });
+
+    // `time` round-trips to the microsecond; the exact RFC 3339 time is in the body too.
+    expect(microsOfJsonTime(o.text)).toBe(epochMicros(event.time));
+    expect(json.event.time).toBe(event.time);
+
+    // CIM: action from the prescribed list of its data model; status success|failure or absent.
+    const c = classify(event);
+    expect(json.event.action).toBe(c.cimAction);
+    if (json.event.action !== undefined) {
+      const allowed = json.event.change_type !== undefined ? CHANGE_ACTIONS : AUTHENTICATION_ACTIONS;
+      expect(allowed.has(json.event.action), `action ${json.event.action}`).toBe(true);
+    }
+    expect(json.event.change_type === undefined).toBe(c.cimModel === 'Authentication');
+    if (json.event.status !== undefined) expect(['success', 'failure']).toContain(json.event.status);
+    expect(['low', 'medium', 'high', 'critical']).toContain(json.event.severity);
+    expect(json.event.severity_id).toBe(c.severity);
+    expect(json.event.vendor_product).not.toBe('');
+  });
+});
+
+describe('splunk-hec: rules', () => {
+  it('reads the route options: sourcetype, source, host and index override the defaults', () => {
+    const options = { sourcetype: 'acme:audit', source: 'connect-eu', host: 'connect.eu.example.org', index: 'security' };
+    for (const name of ['connect-trust-zone-creation', 'cadf-nested-create']) {
+      const env = mapped(name, options);
+      expect(env.sourcetype).toBe('acme:audit');
+      expect(env.source).toBe('connect-eu');
+      expect(env.host).toBe('connect.eu.example.org');
+      expect(env.index).toBe('security');
+      expect(Object.keys(env)).toEqual(['time', 'host', 'source', 'sourcetype', 'index', 'fields', 'event']);
+    }
+    expect(mapped('connect-trust-zone-creation', { sourcetype: 'acme:audit' }).event).toEqual(mapped('connect-trust-zone-creation').event);
+    expect(splunkHecMapping.options).toEqual(['sourcetype', 'source', 'host', 'index']);
+  });
+
+  it('defaults: sourcetype by origin, source = the emitting service or product', () => {
+    expect(mapped('connect-cluster-creation')).toMatchObject({ sourcetype: 'cofide:connect:audit', source: 'cofide-connect' });
+    expect(mapped('cadf-authorization-pdp')).toMatchObject({ sourcetype: 'ibm:cadf:audit', source: 'auth-pdp' });
+    expect(mapped('cadf-minimal')).toMatchObject({ sourcetype: 'ibm:cadf:audit', source: 'ibm-platform' });
+  });
+
+  it('never lets `data` replace a mapped field', () => {
+    const env = mapped('connect-data-collides-with-mapped-fields');
+    const event = byName.get('connect-data-collides-with-mapped-fields')!.event;
+    expect(env.event).toMatchObject({ id: event.id, time: event.time, outcome: 'success', type: 'trust_zone_creation', message: 'Trust zone created', severity: 'low' });
+    expect(env.fields.event_id).toBe(event.id);
+    expect(microsOfJsonTime(JSON.stringify(env))).toBe(epochMicros(event.time));
+    expect(env.event.data).toEqual(event.data);
+  });
+
+  it('carries an unparsed payload as {unparsed, error}', () => {
+    expect(mapped('connect-data-not-json').event.data).toEqual({ unparsed: 'bm90IGpzb24gew==', error: expect.any(String) });
+  });
+
+  it('account changes: user is the account changed, src_user the actor (CIM user inversion)', () => {
+    expect(mapped('cadf-unknown-outcome-delete').event).toMatchObject({ user: 'jdoe', src_user: 'IBMid-270002ABCD', action: 'deleted', change_type: 'AAA' });
+    expect(mapped('cadf-dotted-apikey-create').event).toMatchObject({ user: 'ci-key', src_user: 'IBMid-270002ABCD', action: 'created', object_category: 'apikey' });
+    // Other changes and authentications: user is the actor, no src_user.
+    const tz = mapped('connect-trust-zone-creation').event;
+    expect(tz.user).toBe('00u8k2m4q6s8u0w2y4a6');
+    expect(tz.src_user).toBeUndefined();
+    expect(mapped('cadf-flat-authenticate-failure').event).toMatchObject({ user: 'ldap:jdoe', action: 'failure', status: 'failure', authentication_method: 'password' });
+  });
+
+  it('denied: status failure, result denied, higher severity; no links means no object id', () => {
+    const e = mapped('connect-denied-no-links').event;
+    expect(e).toMatchObject({ action: 'deleted', status: 'failure', result: 'denied', object_category: 'role_binding', change_type: 'AAA' });
+    expect(e.object_id).toBeUndefined();
+    expect(e.severity_id).toBeGreaterThan(mapped('connect-role-binding-deletion').event.severity_id);
+  });
+
+  it('internal system events have no src', () => {
+    const e = mapped('connect-system-no-source-ip').event;
+    expect(e.user).toBe('system');
+    expect('src' in e).toBe(false);
+  });
+
+  it('the three invalid-* inputs and the pre-1970 time come out invalid, with the path', () => {
+    expect(mapCase('invalid-empty-id')).toMatchObject({ kind: 'invalid', path: 'id' });
+    expect(mapCase('invalid-time-not-canonical')).toMatchObject({ kind: 'invalid', path: 'time' });
+    expect(mapCase('invalid-unknown-outcome-value')).toMatchObject({ kind: 'invalid', path: 'outcome' });
+    expect(mapCase('connect-pre-epoch-time')).toMatchObject({ kind: 'invalid', path: 'time' });
+  });
+
+  it('writes U+2028 / U+2029 as the text \\u2028 / \\u2029, everywhere (strings and keys, deep in data), and nothing else', () => {
+    const env = mapped('connect-awkward-strings');
+    expect(env.event.message).toContain('🚀 \\u2028 and');
+    expect(env.event.message).toContain('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓');
+    const data = { 'k\u2029': ['a\u2028b', { deep: '\u2029' }], clean: { x: 'y' } };
+    const safe = lineSafe(data) as Record<string, unknown>;
+    expect(safe).toEqual({ 'k\\u2029': ['a\\u2028b', { deep: '\\u2029' }], clean: { x: 'y' } });
+    expect(Object.keys(safe)).toEqual(['k\\u2029', 'clean']);
+    expect(safe['clean']).toBe(data.clean);
+    expect(data['k\u2029'][0]).toBe('a\u2028b');
+    const clean = { a: ['x', { b: 'c' }] };
+    expect(lineSafe(clean)).toBe(clean);
+  });
+
+  it('leaves no raw U+2028 / U+2029 whichever single string, data key or option holds one', () => {
+    const S = '\u2028';
+    const connect = byName.get('connect-trust-zone-creation')!.event;
+    const cadf = byName.get('cadf-nested-create')!.event;
+    const unparsed = byName.get('connect-data-not-json')!.event;
+    const variants: Array<[string, AuditEvent, Record<string, string>]> = [
+      ['id', { ...connect, id: `a${S}` }, {}],
+      ['type', { ...cadf, type: `create${S}` }, {}],
+      ['action', { ...cadf, action: `create${S}` }, {}],
+      ['message', { ...connect, message: `m${S}` }, {}],
+      ['sourceIp', { ...connect, sourceIp: `ip${S}` }, {}],
+      ['reasonCode', { ...cadf, reasonCode: `200${S}` }, {}],
+      ['severity', { ...cadf, severity: `normal${S}` }, {}],
+      ['origin.version', { ...connect, origin: { ...connect.origin, version: `1${S}` } }, {}],
+      ['origin.service', { ...cadf, origin: { ...cadf.origin, service: `auth${S}` } }, {}],
+      ['actor.id', { ...connect, actor: { id: `u${S}` } }, {}],
+      ['actor.credentialType', { ...cadf, actor: { ...cadf.actor, credentialType: `t${S}` } }, {}],
+      ['target.name', { ...cadf, target: { ...cadf.target, name: `n${S}` } }, {}],
+      ['links[].id', { ...connect, links: [{ type: 'trust_zone', id: `tz${S}` }] }, {}],
+      ['data value', { ...connect, data: { a: [{ b: `x${S}` }] } }, {}],
+      ['data key', { ...connect, data: { a: { [`k${S}`]: 1 } } }, {}],
+      ['dataUnparsed', { ...unparsed, dataUnparsed: { original: `o${S}`, error: 'e' } }, {}],
+      ['option sourcetype', connect, { sourcetype: `st${S}` }],
+      ['option source', connect, { source: `s${S}` }],
+      ['option host', connect, { host: `h${S}` }],
+      ['option index', connect, { index: `i${S}` }],
+    ];
+    for (const [where, event, options] of variants) {
+      const r = splunkHecMapping.map(event, options);
+      expect(r.kind, where).toBe('mapped');
+      const text = JSON.stringify(r.kind === 'mapped' ? r.value : null);
+      expect(text, where).not.toMatch(/[\u2028\u2029]/);
+      expect(text, where).toContain('\\\\u2028');
+    }
+  });
+
+  it('a hand-edited event missing actor, links or action is invalid, not a crash', () => {
+    const base = byName.get('connect-trust-zone-creation')!.event;
+    const broken = (patch: Record<string, unknown>) => ({ ...base, ...patch }) as unknown as AuditEvent;
+    expect(splunkHecMapping.map(broken({ actor: undefined }), {})).toMatchObject({ kind: 'invalid', path: 'actor' });
+    expect(splunkHecMapping.map(broken({ links: null }), {})).toMatchObject({ kind: 'invalid', path: 'links' });
+    expect(splunkHecMapping.map(broken({ action: undefined }), {})).toMatchObject({ kind: 'invalid', path: 'action' });
+  });
+
+  it('any strings: never throws, one line, fields stay flat strings, values come back unchanged', () => {
+    const base = byName.get('connect-awkward-strings')!.event;
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary', minLength: 1 }), (message, actor, id) => {
+        const event: AuditEvent = { ...base, id, message, actor: { id: actor, type: 'user' }, links: [{ type: 'trust_zone', id: actor }] };
+        const r = splunkHecMapping.map(event, { observedTime: GOLDEN_OBSERVED_TIME });
+        expect(r.kind).toBe('mapped');
+        const text = JSON.stringify(r.kind === 'mapped' ? r.value : null);
+        expect(text).not.toMatch(/[\r\n\u2028\u2029]/);
+        const env = JSON.parse(text) as SplunkHecEnvelope;
+        expect(env.event.message).toBe(withoutLineSeparators(message));
+        expect(env.event.id).toBe(withoutLineSeparators(id));
+        expect(env.fields.event_id).toBe(env.event.id);
+        expect(env.event.user).toBe(actor === '' ? undefined : withoutLineSeparators(actor));
+        for (const v of Object.values(env.fields)) expect(typeof v).toBe('string');
+      }),
+    );
+  });
+});
+
+/** The README row of one Connect event type: CIM data model, action (success / denied), change_type, object_category, severity. */
+function readmeRow(name: string, change: string): string {
+  const ev = (outcome: EventOutcome): AuditEvent => ({
+    id: 'ae1',
+    time: '2026-05-12T08:00:00.000000Z',
+    origin: { kind: 'cofide-connect', product: 'cofide-connect' },
+    type: name,
+    action: change,
+    actor: { id: 'u', type: 'user' },
+    outcome,
+    links: [],
+    raw: {},
+  });
+  const ok = classify(ev('success'));
+  const denied = classify(ev('denied'));
+  const changeType = ok.cimModel === 'Change' ? ok.cimChangeType : '—';
+  return `| \`${name}\` | ${ok.cimModel} | ${ok.cimAction ?? '—'} | ${denied.cimAction ?? '—'} | ${changeType} | ${ok.object} | ${ok.severity} ${ok.severityBand} | ${denied.severity} ${denied.severityBand} |`;
+}
+
+describe('splunk-hec README', () => {
+  const readme = readFileSync(resolve(import.meta.dirname, '../../mappings/splunk-hec/README.md'), 'utf8');
+  it.each(EVENT_TYPES.map((t) => [t.name, t.change] as const))('documents %s as the code maps it', (name, change) => {
+    expect(readme).toContain(readmeRow(name, change));
+  });
+});
