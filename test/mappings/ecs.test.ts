@@ -13,7 +13,7 @@ import { ECS_OPTIONS, ECS_VERSION, ecsMapping, roleBindingSubject } from '../../
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const ECS_FIELDS_FILE = resolve(ROOT, '../shared/spec/ecs-9.4.0-fields.json');
+const ECS_FIELDS_FILE = resolve(ROOT, 'test/fixtures/ecs/ecs-9.4.0-fields.json');
 /** Top-level keys that are ours, not ECS: Connect detail and CADF detail. */
 const CUSTOM_NAMESPACES = new Set(['cofide', 'ibm']);
 
@@ -24,11 +24,11 @@ interface EcsSpec {
 }
 
 let loaded: EcsSpec | undefined;
-/** The ECS field definitions, read from ../shared/spec beside the repository (as CI lays it out). */
+/** The ECS 9.4.0 field definitions (elastic/ecs, Apache-2.0), vendored in test/fixtures/ecs. */
 function ecsSpec(): EcsSpec {
   if (loaded !== undefined) return loaded;
   if (!existsSync(ECS_FIELDS_FILE)) {
-    throw new Error(`ECS field definitions not found at ${ECS_FIELDS_FILE}: these tests need the shared spec folder beside the repository (../shared/spec), as in CI`);
+    throw new Error(`ECS field definitions not found at ${ECS_FIELDS_FILE}: the vendored ECS reference is missing`);
   }
   loaded = JSON.parse(readFileSync(ECS_FIELDS_FILE, 'utf8')) as EcsSpec;
   return loaded;
