@@ -32,5 +32,17 @@ export function eventProblem(event: AuditEvent): { path: string; reason: string 
     if (event[key] !== undefined && typeof event[key] !== 'string') return { path: key, reason: 'expected a string' };
   }
   if (event.target !== undefined && !isObject(event.target)) return { path: 'target', reason: 'expected an object' };
+  const optionalStrings: ReadonlyArray<readonly [string, unknown]> = [
+    ['origin.product', event.origin.product],
+    ['origin.service', event.origin.service],
+    ['origin.version', event.origin.version],
+    ['actor.id', event.actor.id],
+    ['actor.type', event.actor.type],
+    ['actor.credentialType', event.actor.credentialType],
+    ['target.id', event.target?.id],
+    ['target.name', event.target?.name],
+    ['target.type', event.target?.type],
+  ];
+  for (const [path, value] of optionalStrings) if (value !== undefined && typeof value !== 'string') return { path, reason: 'expected a string' };
   return undefined;
 }
