@@ -1,13 +1,13 @@
 // The `ecs` mapping: a canonical audit event as one Elastic Common Schema 9.x document (Connect detail under `cofide.*`, CADF under `ibm.cadf.*`).
 import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
 import type { AuditEvent } from '../../src/model/audit-event.ts';
-import { isJsonObject } from '../../src/model/json.ts';
+import { isJsonObject, toJsonLine } from '../../src/model/json.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import { payloadOf } from '../common/payload.ts';
 import { classify, type Classification } from '../common/taxonomy.ts';
 import { eventProblem } from '../common/validate.ts';
 import type { EcsDocument, EcsUser } from './document.ts';
-import { isIpAddress, jsonString, jsonText, spiffeTrustDomain, text } from './text.ts';
+import { isIpAddress, spiffeTrustDomain } from './identifiers.ts';
 
 /** The ECS release the documents follow (`ecs.version`). */
 export const ECS_VERSION = '9.4.0';
@@ -93,10 +93,10 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 function userOf(id: string | undefined, name?: string): EcsUser | undefined {
   if (id === undefined && name === undefined) return undefined;
   const user: Writable<EcsUser> = {};
-  if (id !== undefined) user.id = text(id);
-  if (name !== undefined) user.name = text(name);
+  if (id !== undefined) user.id = id;
+  if (name !== undefined) user.name = name;
   const domain = id === undefined ? undefined : spiffeTrustDomain(id);
-  if (domain !== undefined) user.domain = text(domain);
+  if (domain !== undefined) user.domain = domain;
   return user;
 }
 
@@ -126,9 +126,9 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
   const ev: Writable<EcsDocument['event']> = {
     kind: 'event',
     type: c.ecsTypes,
-    action: text(event.type),
+    action: event.type,
     outcome: c.ecsOutcome,
-    id: text(event.id),
+    id: event.id,
     dataset: datasetOption ?? fixed.dataset,
     module: fixed.module,
     severity: c.severity,
@@ -136,21 +136,21 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
   // ECS allows no category; an empty list would say nothing more.
   if (c.ecsCategories.length > 0) ev.category = c.ecsCategories;
   if (connect) ev.provider = 'connect';
-  else if (service !== undefined) ev.provider = text(service);
+  else if (service !== undefined) ev.provider = service;
   const reason = connect ? (event.outcome === 'denied' ? 'denied by an access-control policy' : undefined) : event.reasonCode;
-  if (reason !== undefined) ev.reason = text(reason);
+  if (reason !== undefined) ev.reason = reason;
   const observed = options.observedTime;
   if (observed !== undefined && OBSERVED_TIME.test(observed)) ev.created = observed;
   if (originalOption === 'true') {
-    const original = jsonString(event.raw);
-    if (original !== undefined) ev.original = original;
+    // JSON text on one line (U+2028 / U+2029 as JSON escapes, like the engine's records); JSON.parse gives back event.raw.
+    ev.original = toJsonLine(event.raw);
   }
 
   const doc: Writable<EcsDocument> = {
     '@timestamp': event.time,
     ecs: { version: ECS_VERSION },
     event: ev,
-    message: text(event.message ?? derivedMessage(event)),
+    message: event.message ?? derivedMessage(event),
     service: {},
     observer: { vendor: fixed.vendor, product: fixed.product },
     agent: { type: 'audit-forwarder' },
@@ -167,8 +167,8 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
     if (USER_TYPE.test(kind)) targetUser = userOf(event.target.id, event.target.name);
     else if (GROUP_TYPE.test(kind)) {
       const group: Writable<NonNullable<EcsDocument['group']>> = {};
-      if (event.target.id !== undefined) group.id = text(event.target.id);
-      if (event.target.name !== undefined) group.name = text(event.target.name);
+      if (event.target.id !== undefined) group.id = event.target.id;
+      if (event.target.name !== undefined) group.name = event.target.name;
       if (group.id !== undefined || group.name !== undefined) doc.group = group;
     }
   }
@@ -176,16 +176,16 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
   if (actor !== undefined || targetUser !== undefined) doc.user = targetUser === undefined ? actor : { ...actor, target: targetUser };
 
   const sourceIp = event.sourceIp !== undefined && isIpAddress(event.sourceIp) ? event.sourceIp : undefined;
-  if (event.sourceIp !== undefined) doc.source = sourceIp === undefined ? { address: text(event.sourceIp) } : { address: sourceIp, ip: sourceIp };
+  if (event.sourceIp !== undefined) doc.source = sourceIp === undefined ? { address: event.sourceIp } : { address: sourceIp, ip: sourceIp };
   if (!connect && event.reasonCode !== undefined && HTTP_STATUS.test(event.reasonCode)) doc.http = { response: { status_code: Number(event.reasonCode) } };
 
   const svc: Writable<EcsDocument['service']> = doc.service;
-  if (connect) svc.name = text(event.origin.product);
-  else if (service !== undefined) svc.name = text(service);
-  if (!connect) svc.type = text(event.origin.product);
+  if (connect) svc.name = event.origin.product;
+  else if (service !== undefined) svc.name = service;
+  if (!connect) svc.type = event.origin.product;
   if (version !== undefined) {
-    svc.version = text(version);
-    (doc.observer as Writable<EcsDocument['observer']>).version = text(version);
+    svc.version = version;
+    (doc.observer as Writable<EcsDocument['observer']>).version = version;
   }
 
   const relatedUsers: string[] = [];
@@ -200,39 +200,38 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
   }
 
   const payload = payloadOf(event);
-  const data = payload === undefined ? undefined : jsonText(payload);
-  if (event.dataUnparsed !== undefined) doc.error = { message: text(`${connect ? 'cofide.data' : 'ibm.cadf.request_data'}: ${event.dataUnparsed.error}`) };
+  if (event.dataUnparsed !== undefined) doc.error = { message: `${connect ? 'cofide.data' : 'ibm.cadf.request_data'}: ${event.dataUnparsed.error}` };
 
   if (connect) {
-    const cofide: Writable<NonNullable<EcsDocument['cofide']>> = { change: text(event.action), outcome: event.outcome, links: event.links.map((l) => ({ type: text(l.type), id: text(l.id) })) };
-    if (version !== undefined) cofide.server_version = text(version);
-    if (event.actor.type !== undefined) cofide.actor = { type: text(event.actor.type) };
+    const cofide: Writable<NonNullable<EcsDocument['cofide']>> = { change: event.action, outcome: event.outcome, links: event.links.map((l) => ({ type: l.type, id: l.id })) };
+    if (version !== undefined) cofide.server_version = version;
+    if (event.actor.type !== undefined) cofide.actor = { type: event.actor.type };
     // The entity the event type concerns, with the id of a link of that entity type only (never another type's id).
     if (c.object !== 'other') {
       const id = event.links.find((l) => l.type === c.object)?.id;
-      cofide.entity = id === undefined ? { type: text(c.object) } : { type: text(c.object), id: text(id) };
+      cofide.entity = id === undefined ? { type: c.object } : { type: c.object, id };
     }
-    if (data !== undefined) cofide.data = data;
+    if (payload !== undefined) cofide.data = payload;
     doc.cofide = cofide;
   } else {
     const cadf: Writable<NonNullable<EcsDocument['ibm']>['cadf']> = { outcome: event.outcome };
-    if (event.severity !== undefined) cadf.severity = text(event.severity);
-    if (event.reasonCode !== undefined) cadf.reason_code = text(event.reasonCode);
+    if (event.severity !== undefined) cadf.severity = event.severity;
+    if (event.reasonCode !== undefined) cadf.reason_code = event.reasonCode;
     if (event.actor.type !== undefined || event.actor.credentialType !== undefined) {
       const initiator: Writable<NonNullable<typeof cadf.initiator>> = {};
-      if (event.actor.type !== undefined) initiator.type_uri = text(event.actor.type);
-      if (event.actor.credentialType !== undefined) initiator.credential_type = text(event.actor.credentialType);
+      if (event.actor.type !== undefined) initiator.type_uri = event.actor.type;
+      if (event.actor.credentialType !== undefined) initiator.credential_type = event.actor.credentialType;
       cadf.initiator = initiator;
     }
     const target = event.target;
     if (target !== undefined) {
       const t: Writable<NonNullable<typeof cadf.target>> = {};
-      if (target.id !== undefined) t.id = text(target.id);
-      if (target.name !== undefined) t.name = text(target.name);
-      if (target.type !== undefined) t.type_uri = text(target.type);
+      if (target.id !== undefined) t.id = target.id;
+      if (target.name !== undefined) t.name = target.name;
+      if (target.type !== undefined) t.type_uri = target.type;
       cadf.target = t;
     }
-    if (data !== undefined) cadf.request_data = data;
+    if (payload !== undefined) cadf.request_data = payload;
     doc.ibm = { cadf };
   }
   return { kind: 'mapped', value: doc };

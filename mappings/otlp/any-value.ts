@@ -36,21 +36,9 @@ export interface OtlpLogEntry {
   readonly logRecord: OtlpLogRecord;
 }
 
-// U+2028/U+2029 (the engine's JSON.stringify writes them raw, and line splitters break on them) and unpaired
-// surrogates (not valid UTF-8, so not a valid protobuf string).
-// Screening for any surrogate first keeps the common case (no surrogate at all) to one cheap scan.
-const MAY_NEED_ESCAPE = /[\u2028\u2029\uD800-\uDFFF]/;
-const TO_ESCAPE = /[\u2028\u2029]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+export const stringValue = (s: string): AnyValue => ({ stringValue: s });
 
-/** The string as it may travel: U+2028, U+2029 and unpaired surrogates written as their `\uXXXX` escape text; anything else unchanged. */
-export function safeText(s: string): string {
-  return MAY_NEED_ESCAPE.test(s) ? s.replace(TO_ESCAPE, escapeUnit) : s;
-}
-
-export const stringValue = (s: string): AnyValue => ({ stringValue: safeText(s) });
-
-export const str = (key: string, value: string): KeyValue => ({ key, value: { stringValue: safeText(value) } });
+export const str = (key: string, value: string): KeyValue => ({ key, value: stringValue(value) });
 
 /** An int64 attribute; `n` must be an integer (it is written as a decimal string, as OTLP/JSON requires). */
 export const int = (key: string, n: number): KeyValue => ({ key, value: { intValue: String(n) } });

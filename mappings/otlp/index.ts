@@ -2,11 +2,12 @@
 import { isIP } from 'node:net';
 import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
 import type { AuditEvent } from '../../src/model/audit-event.ts';
+import { toJsonLine } from '../../src/model/json.ts';
 import { payloadOf } from '../common/payload.ts';
 import { classify, type Classification } from '../common/taxonomy.ts';
 import { epochNanosString } from '../common/time.ts';
 import { eventProblem } from '../common/validate.ts';
-import { int, safeText, str, strArray, stringValue, type KeyValue, type OtlpLogEntry, type OtlpLogRecord } from './any-value.ts';
+import { int, str, strArray, stringValue, type KeyValue, type OtlpLogEntry, type OtlpLogRecord } from './any-value.ts';
 import { OTLP_SEVERITY } from './severity.ts';
 
 export type { AnyValue, KeyValue, OtlpLogEntry, OtlpLogRecord } from './any-value.ts';
@@ -76,17 +77,17 @@ function connectAttributes(event: AuditEvent, attributes: KeyValue[], sourceIpIs
   attributes.push(str('cofide.event_type', event.type));
   if (event.actor.type !== undefined) attributes.push(str('cofide.actor.type', event.actor.type));
   if (event.sourceIp !== undefined && !sourceIpIsIp) attributes.push(str('cofide.source_ip', event.sourceIp));
-  // Links grouped by entity type: `cofide.links.trust_zone: [ids…]`, keys unique even for odd type names.
+  // Links grouped by entity type: `cofide.links.trust_zone: [ids…]`.
   const groups = new Map<string, string[]>();
   for (const link of event.links) {
-    const key = `cofide.links.${safeText(link.type)}`;
+    const key = `cofide.links.${link.type}`;
     const ids = groups.get(key);
     if (ids === undefined) groups.set(key, [link.id]);
     else ids.push(link.id);
   }
   for (const [key, ids] of groups) attributes.push(strArray(key, ids));
   const payload = payloadOf(event);
-  if (payload !== undefined) attributes.push(str('cofide.data', JSON.stringify(payload)));
+  if (payload !== undefined) attributes.push(str('cofide.data', toJsonLine(payload)));
 }
 
 function cadfAttributes(event: AuditEvent, attributes: KeyValue[], sourceIpIsIp: boolean): void {
@@ -101,7 +102,7 @@ function cadfAttributes(event: AuditEvent, attributes: KeyValue[], sourceIpIsIp:
   if (event.reasonCode !== undefined) attributes.push(str('ibm.cadf.reason.reason_code', event.reasonCode));
   if (event.severity !== undefined) attributes.push(str('ibm.cadf.severity', event.severity));
   const payload = payloadOf(event);
-  if (payload !== undefined) attributes.push(str('ibm.cadf.request_data', JSON.stringify(payload)));
+  if (payload !== undefined) attributes.push(str('ibm.cadf.request_data', toJsonLine(payload)));
 }
 
 function mapToOtlp(event: AuditEvent, options: MappingOptions): MapResult<OtlpLogEntry> {

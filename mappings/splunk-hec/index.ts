@@ -7,7 +7,6 @@ import { classify } from '../common/taxonomy.ts';
 import { beforeEpoch, epochSeconds } from '../common/time.ts';
 import { eventProblem } from '../common/validate.ts';
 import { cimFields, type CimFields } from './cim.ts';
-import { hasLineSeparator, lineSafe } from './line-separators.ts';
 
 export const SPLUNK_HEC_MAPPING_NAME = 'splunk-hec';
 export const SPLUNK_HEC_MAPPING_VERSION = '1';
@@ -78,29 +77,6 @@ function shapeProblem(event: AuditEvent): { path: string; reason: string } | und
   return undefined;
 }
 
-/** Whether any string this mapping copies into the envelope holds U+2028 / U+2029. */
-function mayHoldLineSeparator(event: AuditEvent, options: MappingOptions): boolean {
-  return (
-    hasLineSeparator(event.id) ||
-    hasLineSeparator(event.type) ||
-    hasLineSeparator(event.action) ||
-    hasLineSeparator(event.message) ||
-    hasLineSeparator(event.sourceIp) ||
-    hasLineSeparator(event.reasonCode) ||
-    hasLineSeparator(event.severity) ||
-    hasLineSeparator(event.origin) ||
-    hasLineSeparator(event.actor) ||
-    hasLineSeparator(event.target) ||
-    hasLineSeparator(event.links) ||
-    hasLineSeparator(event.data) ||
-    hasLineSeparator(event.dataUnparsed) ||
-    hasLineSeparator(options['sourcetype']) ||
-    hasLineSeparator(options['source']) ||
-    hasLineSeparator(options['host']) ||
-    hasLineSeparator(options['index'])
-  );
-}
-
 function map(event: AuditEvent, options: MappingOptions): MapResult<SplunkHecEnvelope> {
   const problem = eventProblem(event) ?? shapeProblem(event);
   if (problem !== undefined) return { kind: 'invalid', reason: problem.reason, path: problem.path };
@@ -141,9 +117,7 @@ function map(event: AuditEvent, options: MappingOptions): MapResult<SplunkHecEnv
     },
     event: body,
   };
-  // JSON.stringify escapes every control character but leaves U+2028 / U+2029 raw: write them as text.
-  // Checking the sources (each once) is cheaper than walking the envelope, where some values appear twice.
-  return { kind: 'mapped', value: mayHoldLineSeparator(event, options) ? lineSafe(envelope) : envelope };
+  return { kind: 'mapped', value: envelope };
 }
 
 export const splunkHecMapping: Mapping<SplunkHecEnvelope> = {

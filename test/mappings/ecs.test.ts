@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { MapResult } from '../../src/contracts/mapping.ts';
 import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
-import type { JsonValue } from '../../src/model/json.ts';
+import { toJsonLine, type JsonValue } from '../../src/model/json.ts';
 import type { EcsDocument } from '../../mappings/ecs/document.ts';
 import { ECS_OPTIONS, ECS_VERSION, ecsMapping, roleBindingSubject } from '../../mappings/ecs/index.ts';
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
@@ -239,9 +239,9 @@ describe('ecs mapping', () => {
     );
   });
 
-  it('writes no raw line break or line separator, whatever the strings hold, and never throws (property)', () => {
+  it('keeps every string exactly, and the record is one JSON line that parses back to the same document, whatever the strings hold (property)', () => {
     const nasty = fc
-      .array(fc.oneof(fc.constantFrom('\u2028', '\u2029', '\n', '\r', '|', '=', '\\', '"', '\u0000', '🚀', 'Zürich'), fc.string({ unit: 'binary' })), { maxLength: 6 })
+      .array(fc.oneof(fc.constantFrom('\u2028', '\u2029', '\n', '\r', '\ud800', '\udfff', '|', '=', '\\', '"', '\u0000', '🚀', 'Zürich'), fc.string({ unit: 'binary' })), { maxLength: 6 })
       .map((parts) => parts.join(''));
     const nonEmpty = nasty.filter((s) => s !== '');
     fc.assert(
@@ -252,9 +252,25 @@ describe('ecs mapping', () => {
         ]) {
           const r = ecsMapping.map(event, { ...OPTIONS, [ECS_OPTIONS.eventOriginal]: 'true' });
           const doc = mapped(r);
-          const line = JSON.stringify(doc);
+          // The values carry the original characters, U+2028 / U+2029 and lone surrogates included.
+          expect(doc.event.id).toBe(id);
+          expect(doc.message).toBe(message);
+          expect(doc.user?.id).toBe(actor);
+          expect(doc.source?.address).toBe(ip);
+          if (event.origin.kind === 'cofide-connect') {
+            expect(doc.cofide?.links).toEqual([{ type: 'role_binding', id: linkId }]);
+            expect(doc.cofide?.data).toEqual(event.data);
+          } else {
+            expect(doc.user?.target).toMatchObject({ id: linkId, name: message });
+            expect(doc.ibm?.cadf.reason_code).toBe(dataText);
+            expect(doc.ibm?.cadf.request_data).toEqual(event.data);
+          }
+          // The engine writes it as one line, which gives back exactly the document.
+          const line = toJsonLine(doc);
           expect(line).not.toMatch(/[\r\n\u2028\u2029]/);
-          // event.original is JSON text that gives back the record exactly.
+          expect(JSON.parse(line)).toEqual(doc);
+          // event.original is JSON text on one line that gives back the record exactly.
+          expect(doc.event.original).not.toMatch(/[\r\n\u2028\u2029]/);
           expect(JSON.parse(doc.event.original as string)).toEqual(event.raw);
         }
       }),
@@ -355,9 +371,14 @@ describe('ecs mapping', () => {
     expect(minimal.service).toEqual({ type: 'ibm-platform' });
   });
 
-  it('keeps awkward strings as they are, except U+2028 / U+2029, written as visible escapes', () => {
-    const { doc } = golden('connect-awkward-strings');
-    expect(doc.message).toBe('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓ 🚀 \\u2028 and a forged cs1=evil suser=admin');
+  it('keeps awkward strings exactly as they are, U+2028 included, and writes them as one JSON line that gives them back', () => {
+    const { event, doc } = golden('connect-awkward-strings');
+    expect(doc.message).toBe('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓ 🚀 \u2028 and a forged cs1=evil suser=admin');
+    expect(doc.message).toBe(event.message);
+    const line = toJsonLine(doc);
+    expect(line).not.toMatch(/[\r\n\u2028\u2029]/);
+    expect(line).toContain('\\u2028');
+    expect(JSON.parse(line)).toEqual(doc);
     expect(doc.user?.id).toBe('user|with=odd\\chars\nand lines');
     expect(doc.cofide?.links).toEqual([{ type: 'trust_zone', id: 'tz=1|x\\y\nz' }]);
     const cadf = golden('cadf-awkward-strings').doc;

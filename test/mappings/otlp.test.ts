@@ -5,13 +5,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CADF_EVENT_NAME_PREFIX, CONNECT_EVENT_NAME_PREFIX, OTLP_SEVERITY, otlpJsonMapping } from '../../mappings/otlp/index.ts';
 import type { KeyValue, OtlpLogEntry } from '../../mappings/otlp/index.ts';
-import { safeText } from '../../mappings/otlp/any-value.ts';
 import { classify, OUTCOME_SEVERITY_BONUS, VERB_RULES } from '../../mappings/common/taxonomy.ts';
 import { epochMicros } from '../../mappings/common/time.ts';
 import type { MapResult, Mapping } from '../../src/contracts/mapping.ts';
 import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
-import type { JsonValue } from '../../src/model/json.ts';
+import { toJsonLine, type JsonValue } from '../../src/model/json.ts';
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
 
 describeGolden(otlpJsonMapping as Mapping);
@@ -176,6 +175,13 @@ function exportRequest(entries: readonly OtlpLogEntry[]): unknown {
   };
 }
 
+/** The one JSON line the engine writes for an entry: no raw line break of any kind, and it parses back to the entry exactly. */
+function expectOneLosslessLine(entry: OtlpLogEntry): void {
+  const line = toJsonLine(entry);
+  expect(line).not.toMatch(/[\r\n\u2028\u2029]/);
+  expect(JSON.parse(line)).toEqual(entry);
+}
+
 /** Problems of one mapped entry, checked as a one-record request. */
 function entryProblems(entry: OtlpLogEntry): Problems {
   return exportRequestProblems(JSON.parse(JSON.stringify(exportRequest([entry]))));
@@ -268,8 +274,7 @@ describe('otlp-json over every golden output', () => {
     expect(r.eventName.length).toBeLessThanOrEqual(256);
     expect(attrString(value.resource.attributes, 'service.name')).toBeTruthy();
     expect('stringValue' in r.body && r.body.stringValue !== '').toBe(true);
-    // The one-line encoding the engine writes: no raw line break of any kind.
-    expect(JSON.stringify(value)).not.toMatch(/[\r\n\u2028\u2029]/);
+    expectOneLosslessLine(value);
   });
 
   it('round-trips all outputs through one ExportLogsServiceRequest, with no snake_case key anywhere', () => {
@@ -305,10 +310,12 @@ describe('otlp-json over every golden output', () => {
     expect(r.attributes.filter((a) => a.key.startsWith('cofide.data'))).toHaveLength(1);
   });
 
-  it('carries awkward strings unchanged, except U+2028/U+2029 written as escape text', () => {
-    const { value } = outputs.find((o) => o.name === 'connect-awkward-strings')!;
+  it('carries awkward strings unchanged, U+2028 included, on one line that parses back to them', () => {
+    const { event, value } = outputs.find((o) => o.name === 'connect-awkward-strings')!;
     const body = (value.logRecord.body as { stringValue: string }).stringValue;
-    expect(body).toBe('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓ 🚀 \\u2028 and a forged cs1=evil suser=admin');
+    expect(body).toBe('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓ 🚀 \u2028 and a forged cs1=evil suser=admin');
+    expect(body).toBe(event.message);
+    expectOneLosslessLine(value);
     expect(attrString(value.logRecord.attributes, 'user.id')).toBe('user|with=odd\\chars\nand lines');
     expect(attr(value.logRecord.attributes, 'cofide.links.trust_zone')).toEqual([{ arrayValue: { values: [{ stringValue: 'tz=1|x\\y\nz' } ] } }]);
     expect(JSON.parse(attrString(value.logRecord.attributes, 'cofide.data')!)).toEqual({ note: 'a=b|c\\d\ne', 'key with space': 'v', nested: { deep: ['x', 1, true, null] } });
@@ -441,36 +448,35 @@ describe('otlp-json resource, options and names', () => {
     expect(mapped(otlpJsonMapping.map(connectEvent({ message: '' }), OBSERVED)).logRecord.body).toEqual({ stringValue: 'trust_zone_creation on tz-1: success' });
   });
 
-  it('escapes unpaired surrogates, which are not valid UTF-8, as text', () => {
-    const e = mapped(otlpJsonMapping.map(connectEvent({ message: 'a\uD800b\uDC00c 🚀', links: [{ type: 'x\u2028y', id: 'i' }] }), OBSERVED));
-    expect(e.logRecord.body).toEqual({ stringValue: 'a\\ud800b\\udc00c 🚀' });
-    expect(attr(e.logRecord.attributes, 'cofide.links.x\\u2028y')).toHaveLength(1);
+  it('keeps unpaired surrogates and U+2028 as they are, in values and keys, on one line that parses back to them', () => {
+    const data = { note: 'p\u2029q\uDBFF' };
+    const e = mapped(otlpJsonMapping.map(connectEvent({ message: 'a\uD800b\uDC00c 🚀', links: [{ type: 'x\u2028y', id: 'i\uDC00' }], data }), OBSERVED));
+    expect(e.logRecord.body).toEqual({ stringValue: 'a\uD800b\uDC00c 🚀' });
+    expect(attr(e.logRecord.attributes, 'cofide.links.x\u2028y')).toEqual([{ arrayValue: { values: [{ stringValue: 'i\uDC00' }] } }]);
+    // The payload's JSON text is the engine's one-line JSON: JSON escapes, and it parses back to the payload.
+    const text = attrString(e.logRecord.attributes, 'cofide.data')!;
+    expect(text).toBe('{"note":"p\\u2029q\\udbff"}');
+    expect(JSON.parse(text)).toEqual(data);
+    expectOneLosslessLine(e);
   });
 
-  it('keeps attribute keys unique when two link types escape to the same key', () => {
+  it('gives link types that differ only in U+2028 versus its escape text keys of their own', () => {
     const links = [
       { type: 'a\u2028', id: '1' },
       { type: 'a\\u2028', id: '2' },
     ];
     const e = mapped(otlpJsonMapping.map(connectEvent({ links }), OBSERVED));
     expect(entryProblems(e)).toEqual([]);
-    expect(attr(e.logRecord.attributes, 'cofide.links.a\\u2028')).toEqual([{ arrayValue: { values: [{ stringValue: '1' }, { stringValue: '2' }] } }]);
+    expect(attr(e.logRecord.attributes, 'cofide.links.a\u2028')).toEqual([{ arrayValue: { values: [{ stringValue: '1' }] } }]);
+    expect(attr(e.logRecord.attributes, 'cofide.links.a\\u2028')).toEqual([{ arrayValue: { values: [{ stringValue: '2' }] } }]);
   });
 });
-
-const UNPAIRED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-function strings(v: unknown): string[] {
-  if (typeof v === 'string') return [v];
-  if (Array.isArray(v)) return v.flatMap(strings);
-  if (isObject(v)) return Object.entries(v).flatMap(([k, x]) => [k, ...strings(x)]);
-  return [];
-}
 
 describe('otlp-json on arbitrary strings (property)', () => {
   const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constantFrom('', '\n', '\r\n', '\u2028', '\u2029', '\uD800', '|', '=', '\\', '"'));
   const outcome = fc.constantFrom<EventOutcome>('success', 'denied', 'failure', 'pending', 'unknown');
 
-  it('always maps to one well-formed OTLP/JSON line, with the id in log.record.uid', () => {
+  it('always maps to one well-formed OTLP/JSON line that parses back to the value, with every string kept as it was', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -498,11 +504,11 @@ describe('otlp-json on arbitrary strings (property)', () => {
           const r = otlpJsonMapping.map(event, OBSERVED);
           expect(r.kind).toBe('mapped');
           const e = mapped(r);
-          expect(JSON.stringify(e)).not.toMatch(/[\r\n\u2028\u2029]/);
-          // Every string (keys included) is valid UTF-8 once encoded: no unpaired surrogate.
-          expect(strings(e).filter((s) => UNPAIRED.test(s))).toEqual([]);
+          expectOneLosslessLine(e);
           expect(entryProblems(e)).toEqual([]);
-          expect(attrString(e.logRecord.attributes, 'log.record.uid')).toBe(safeText(g.id));
+          expect(attrString(e.logRecord.attributes, 'log.record.uid')).toBe(g.id);
+          expect(attrString(e.logRecord.attributes, 'user.id')).toBe(g.actor);
+          if (g.message !== '') expect(e.logRecord.body).toEqual({ stringValue: g.message });
           // The payload travels as JSON text that parses back to the payload.
           const data = attrString(e.logRecord.attributes, g.cadf ? 'ibm.cadf.request_data' : 'cofide.data');
           expect(JSON.parse(data!)).toEqual(JSON.parse(JSON.stringify(g.data)));

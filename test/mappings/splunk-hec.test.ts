@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { epochMicros } from '../../mappings/common/time.ts';
 import { classify } from '../../mappings/common/taxonomy.ts';
-import { lineSafe, withoutLineSeparators } from '../../mappings/splunk-hec/line-separators.ts';
 import { DEFAULT_SOURCETYPE, HEC_ENVELOPE_KEYS, splunkHecMapping, type SplunkHecEnvelope } from '../../mappings/splunk-hec/index.ts';
 import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
+import { toJsonLine } from '../../src/model/json.ts';
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
 
 describeGolden(splunkHecMapping);
@@ -19,9 +19,9 @@ const AUTHENTICATION_ACTIONS = new Set(['success', 'failure', 'error']);
 
 const cases = goldenCases();
 const byName = new Map(cases.map((c) => [c.name, c]));
-/** Every mapped golden output as a SIEM receives it: through JSON text. */
+/** Every mapped golden output as a SIEM receives it: through the JSON line the engine writes. */
 const outputs = mappedGoldens(splunkHecMapping).map((o) => {
-  const text = JSON.stringify(o.value);
+  const text = toJsonLine(o.value);
   return { ...o, text, json: JSON.parse(text) as SplunkHecEnvelope };
 });
 
@@ -34,7 +34,7 @@ function mapCase(name: string, options: Record<string, string> = {}): ReturnType
 function mapped(name: string, options: Record<string, string> = {}): SplunkHecEnvelope {
   const r = mapCase(name, options);
   if (r.kind !== 'mapped') throw new Error(`${name} did not map: ${JSON.stringify(r)}`);
-  return JSON.parse(JSON.stringify(r.value)) as SplunkHecEnvelope;
+  return JSON.parse(toJsonLine(r.value)) as SplunkHecEnvelope;
 }
 
 /** Exact microseconds of the envelope `time` as written in the JSON text (no float arithmetic). */
@@ -163,21 +163,29 @@ describe('splunk-hec: rules', () => {
     expect(mapCase('connect-pre-epoch-time')).toMatchObject({ kind: 'invalid', path: 'time' });
   });
 
-  it('writes U+2028 / U+2029 as the text \\u2028 / \\u2029, everywhere (strings and keys, deep in data), and nothing else', () => {
-    const env = mapped('connect-awkward-strings');
-    expect(env.event.message).toContain('🚀 \\u2028 and');
-    expect(env.event.message).toContain('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓');
-    const data = { 'k\u2029': ['a\u2028b', { deep: '\u2029' }], clean: { x: 'y' } };
-    const safe = lineSafe(data) as Record<string, unknown>;
-    expect(safe).toEqual({ 'k\\u2029': ['a\\u2028b', { deep: '\\u2029' }], clean: { x: 'y' } });
-    expect(Object.keys(safe)).toEqual(['k\\u2029', 'clean']);
-    expect(safe['clean']).toBe(data.clean);
-    expect(data['k\u2029'][0]).toBe('a\u2028b');
-    const clean = { a: ['x', { b: 'c' }] };
-    expect(lineSafe(clean)).toBe(clean);
+  it('keeps U+2028 / U+2029 and lone surrogates as they are, everywhere (strings and keys, deep in data)', () => {
+    const input = byName.get('connect-awkward-strings')!.event;
+    const r = mapCase('connect-awkward-strings');
+    if (r.kind !== 'mapped') throw new Error('connect-awkward-strings did not map');
+    expect(r.value.event.message).toBe(input.message);
+    expect(r.value.event.message).toContain('🚀 \u2028 and');
+    expect(r.value.event.message).toContain('pipe | equals = backslash \\ newline\nCR\rtab\t end; unicode: Zürich ✓');
+    const line = toJsonLine(r.value);
+    expect(line).not.toMatch(/[\r\n\u2028\u2029]/);
+    expect(line).toContain('🚀 \\u2028 and');
+    expect(JSON.parse(line)).toEqual(r.value);
+
+    const data = { 'k\u2029': ['a\u2028b', { deep: '\u2029', lone: '\ud800x\udfff' }], clean: { x: 'y' } };
+    const withData = splunkHecMapping.map({ ...byName.get('connect-trust-zone-creation')!.event, data }, {});
+    if (withData.kind !== 'mapped') throw new Error('did not map');
+    expect(withData.value.event.data).toEqual(data);
+    expect(Object.keys(withData.value.event.data as object)).toEqual(['k\u2029', 'clean']);
+    const dataLine = toJsonLine(withData.value);
+    expect(dataLine).not.toMatch(/[\r\n\u2028\u2029]/);
+    expect((JSON.parse(dataLine) as SplunkHecEnvelope).event.data).toEqual(data);
   });
 
-  it('leaves no raw U+2028 / U+2029 whichever single string, data key or option holds one', () => {
+  it('whichever single string, data key or option holds U+2028, the value keeps it and the JSON line is one line that parses back', () => {
     const S = '\u2028';
     const connect = byName.get('connect-trust-zone-creation')!.event;
     const cadf = byName.get('cadf-nested-create')!.event;
@@ -207,9 +215,15 @@ describe('splunk-hec: rules', () => {
     for (const [where, event, options] of variants) {
       const r = splunkHecMapping.map(event, options);
       expect(r.kind, where).toBe('mapped');
-      const text = JSON.stringify(r.kind === 'mapped' ? r.value : null);
-      expect(text, where).not.toMatch(/[\u2028\u2029]/);
-      expect(text, where).toContain('\\\\u2028');
+      const value = r.kind === 'mapped' ? r.value : null;
+      // The value carries the character itself, never the text `\u2028`.
+      const plain = JSON.stringify(value);
+      expect(plain, where).toContain(S);
+      expect(plain, where).not.toContain('\\\\u2028');
+      const line = toJsonLine(value);
+      expect(line, where).not.toMatch(/[\r\n\u2028\u2029]/);
+      expect(line, where).toContain('\\u2028');
+      expect(JSON.parse(line), where).toEqual(value);
     }
   });
 
@@ -221,20 +235,30 @@ describe('splunk-hec: rules', () => {
     expect(splunkHecMapping.map(broken({ action: undefined }), {})).toMatchObject({ kind: 'invalid', path: 'action' });
   });
 
-  it('any strings: never throws, one line, fields stay flat strings, values come back unchanged', () => {
+  it('any strings (incl. U+2028 / U+2029 and lone surrogates): never throws, one line, fields stay flat strings, values come back unchanged', () => {
     const base = byName.get('connect-awkward-strings')!.event;
+    // Any code point ('binary' leaves out half surrogates), plus the separators and lone surrogates often.
+    const unit = fc.oneof(
+      { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), weight: 4 },
+      { arbitrary: fc.constantFrom('\u2028', '\u2029'), weight: 1 },
+      { arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), weight: 1 },
+    );
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary', minLength: 1 }), (message, actor, id) => {
+      fc.property(fc.string({ unit }), fc.string({ unit }), fc.string({ unit, minLength: 1 }), (message, actor, id) => {
         const event: AuditEvent = { ...base, id, message, actor: { id: actor, type: 'user' }, links: [{ type: 'trust_zone', id: actor }] };
         const r = splunkHecMapping.map(event, { observedTime: GOLDEN_OBSERVED_TIME });
         expect(r.kind).toBe('mapped');
-        const text = JSON.stringify(r.kind === 'mapped' ? r.value : null);
+        const value = r.kind === 'mapped' ? r.value : null;
+        expect(value?.event.message).toBe(message);
+        expect(value?.event.id).toBe(id);
+        const text = toJsonLine(value);
         expect(text).not.toMatch(/[\r\n\u2028\u2029]/);
         const env = JSON.parse(text) as SplunkHecEnvelope;
-        expect(env.event.message).toBe(withoutLineSeparators(message));
-        expect(env.event.id).toBe(withoutLineSeparators(id));
-        expect(env.fields.event_id).toBe(env.event.id);
-        expect(env.event.user).toBe(actor === '' ? undefined : withoutLineSeparators(actor));
+        expect(env).toEqual(value);
+        expect(env.event.message).toBe(message);
+        expect(env.event.id).toBe(id);
+        expect(env.fields.event_id).toBe(id);
+        expect(env.event.user).toBe(actor === '' ? undefined : actor);
         for (const v of Object.values(env.fields)) expect(typeof v).toBe('string');
       }),
     );

@@ -75,7 +75,8 @@ export function describeGolden(mapping: Mapping): void {
       const file = join(dir, `${c.name}.expected.json`);
       if (update) {
         mkdirSync(dir, { recursive: true });
-        writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+        // U+2028/U+2029 as JSON escapes: the same JSON, but visible in an editor and a diff.
+        writeFileSync(file, `${JSON.stringify(result, null, 2).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'))}\n`);
         if (mapping.encoding === 'text' && result.kind === 'mapped') writeFileSync(join(dir, `${c.name}.expected.txt`), `${result.value as string}\n`);
         return;
       }
