@@ -7,7 +7,9 @@ export function formatSummary(lanes: readonly LaneSummary[]): string {
     const counts = `read ${c.read}, delivered ${c.delivered}, skipped ${c.skipped}, rejected ${c.rejected}, dead-lettered ${c.dead_lettered}`;
     const extra = c.inFlight > 0 ? `, not committed ${c.inFlight}` : '';
     const err = l.error !== undefined ? `\n    error: ${l.error}` : '';
-    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${c.retries > 0 ? `; ${c.retries} retries` : ''}${err}`;
+    const stats = l.sourceStats === undefined ? '' : `\n    source: ${Object.entries(l.sourceStats).map(([k, v]) => `${k} ${v}`).join(', ')}`;
+    const chunks = (l.replayReport ?? []).map((r) => `\n    ${r.from} – ${r.to}: read ${r.read}, committed ${r.committed}`).join('');
+    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${c.retries > 0 ? `; ${c.retries} retries` : ''}${err}${stats}${chunks}`;
   });
   return `${rows.join('\n')}\n`;
 }

@@ -29,6 +29,20 @@ export interface SourceReadOptions {
   readonly signal: AbortSignal;
   /** Only events in this range are wanted (a hint: a source may push it down; the engine filters again). */
   readonly range?: TimeRange;
+  /**
+   * The route's event selection, for a source that can filter where it reads (Connect's
+   * `filter.event_types`): Connect type names to include (undefined = all) and to exclude. A hint: the
+   * engine still checks every record.
+   */
+  readonly select?: { readonly includeTypes: readonly string[] | undefined; readonly excludeTypes: readonly string[] };
+}
+
+/** One chunk of a replay's range: events read by this run, and committed (all ended) so far. */
+export interface ReplayChunkReport {
+  readonly from: string;
+  readonly to: string;
+  readonly read: number;
+  readonly committed: number;
 }
 
 export interface SourceProgress {
@@ -62,6 +76,13 @@ export interface Source {
   decodeRaw(rawText: string): DecodeResult;
   /** Optional progress of the current read, for replay progress bars. */
   progress?(): SourceProgress | undefined;
+  /** Optional counters of the source (`late_events_total` …), shown in the run summary. */
+  stats?(): Readonly<Record<string, number>>;
+  /**
+   * Optional, for replays: what each part of the range did, given the last committed position of the
+   * lane (`undefined` when nothing was committed).
+   */
+  replayReport?(committed: Position | undefined): readonly ReplayChunkReport[];
   /** Releases files, connections and timers. Idempotent. */
   close(): Promise<void>;
 }

@@ -68,6 +68,8 @@ export class Lane {
   /** Batches closed while `maxInFlight` sends were running; sent, in order, as sends finish. */
   private readonly ready: Array<{ seq: number; batch: PendingBatch; acker: OrderedAcker }> = [];
   private failure: string | undefined;
+  /** The last position handed to `commit` (undefined before the first). */
+  committed: Position | undefined;
   private slotFreed: (() => void) | undefined;
 
   constructor(options: LaneOptions) {
@@ -91,6 +93,7 @@ export class Lane {
     const o = this.opts;
     const acker = new OrderedAcker((position, records) => {
       if (o.dryRun) return;
+      this.committed = position;
       try {
         o.commit(position, records);
       } catch (error) {
@@ -101,7 +104,8 @@ export class Lane {
     const started = (o.now ?? Date.now)();
     let stoppedEarly = false;
     try {
-      for await (const chunk of o.source.read(o.from, { signal: this.stopReading.signal, range: o.range })) {
+      const select = { includeTypes: o.selection.includeTypes, excludeTypes: o.selection.excludeTypes };
+      for await (const chunk of o.source.read(o.from, { signal: this.stopReading.signal, range: o.range, select })) {
         // When the forwarder observed these records: given to the mappings, which never read the clock.
         const options: MappingOptions = { ...o.mappingOptions, observedTime: nowCanonical((o.now ?? Date.now)()) };
         for (const rec of chunk) {

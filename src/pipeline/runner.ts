@@ -3,7 +3,7 @@ import type { CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.
 import type { ConnectorRegistry } from '../contracts/connector.ts';
 import type { Mapping } from '../contracts/mapping.ts';
 import type { Sink } from '../contracts/sink.ts';
-import type { Source, TimeRange } from '../contracts/source.ts';
+import type { ReplayChunkReport, Source, TimeRange } from '../contracts/source.ts';
 import type { ForwarderConfig, RouteConfig } from '../config/schema.ts';
 import { createCommitWriter } from '../checkpoint/commit-writer.ts';
 import { fingerprintOf } from '../checkpoint/file-store.ts';
@@ -50,6 +50,10 @@ export interface LaneSummary {
   readonly state: LaneResult['state'];
   readonly error?: string;
   readonly counters: LaneCounters;
+  /** The source's own counters, when it keeps any. */
+  readonly sourceStats?: Readonly<Record<string, number>>;
+  /** For a replay whose source reports by chunk. */
+  readonly replayReport?: readonly ReplayChunkReport[];
 }
 
 /** The checkpoint key of a route's live position or of one of its replays. */
@@ -163,7 +167,17 @@ export class Runner {
         const ended = await Promise.all(
           r.lanes.map(async (l): Promise<LaneSummary> => {
             const res = await l.lane.run();
-            return { route: l.route, sink: l.sink, state: res.state, ...(res.error !== undefined ? { error: res.error } : {}), counters: res.counters };
+            const stats = l.source.stats?.();
+            const report = l.source.replayReport?.(l.lane.committed);
+            return {
+              route: l.route,
+              sink: l.sink,
+              state: res.state,
+              ...(res.error !== undefined ? { error: res.error } : {}),
+              counters: res.counters,
+              ...(stats !== undefined ? { sourceStats: stats } : {}),
+              ...(report !== undefined ? { replayReport: report } : {}),
+            };
           }),
         );
         try {
