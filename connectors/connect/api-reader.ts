@@ -1,0 +1,237 @@
+// The Connect API transport of the `connect` source: AuditService.ListEvents over gRPC or the Connect protocol, page by page.
+import { create, toJson } from '@bufbuild/protobuf';
+import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { createClient, type Client, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import { resolve } from 'node:path';
+import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import { ForwarderError } from '../../src/contracts/errors.ts';
+import type { JsonValue } from '../../src/model/json.ts';
+import { toEpochMicros } from '../../src/model/time.ts';
+import { classifyApiError, type ApiFailure } from './classify.ts';
+import type { ConnectApiConfig } from './config.ts';
+import { EventSchema, type EventType } from './gen/proto/audit/v1alpha1/audit_pb.js';
+import { AuditService, FilterSchema, ListEventsRequestSchema, type Filter } from './gen/proto/connect/audit_service/v1alpha1/audit_service_pb.js';
+import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb.js';
+import { createBearerToken, createClientTls, type ClientTlsState } from './tls.ts';
+import type { ConnectEventReader, WindowQuery } from './window.ts';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** One connection setup: rebuilt when the TLS files change, closed once its calls are over. */
+interface Generation {
+  readonly tls: number;
+  readonly client: Client<typeof AuditService>;
+  readonly session: Http2SessionManager;
+  active: number;
+  retired: boolean;
+}
+
+/** A canonical time as a protobuf Timestamp, to the microsecond. */
+export function timestampOf(time: string): Timestamp {
+  return timestampOfMicros(toEpochMicros(time));
+}
+
+function timestampOfMicros(us: bigint): Timestamp {
+  let seconds = us / 1_000_000n;
+  let micros = us % 1_000_000n;
+  if (micros < 0n) {
+    micros += 1_000_000n;
+    seconds -= 1n;
+  }
+  return create(TimestampSchema, { seconds, nanos: Number(micros) * 1000 });
+}
+
+/**
+ * The ListEvents filter of a window: both bounds, and the route's selection of event types. Whether the
+ * server's bounds are inclusive is not published, so `occurred_after` is one microsecond before `from`: an
+ * exclusive server still returns events at exactly `from`, an inclusive one returns one microsecond more
+ * (allowed: the caller filters). `occurred_before` is `to` as is (the window contract leaves `to` open).
+ */
+export function filterOf(query: WindowQuery): Filter {
+  const exclude = query.excludeTypes !== undefined && query.excludeTypes.length > 0 ? { eventTypes: [...query.excludeTypes] as EventType[] } : undefined;
+  return create(FilterSchema, {
+    occurredAfter: timestampOfMicros(toEpochMicros(query.from) - 1n),
+    occurredBefore: timestampOf(query.to),
+    ...(query.includeTypes !== undefined ? { eventTypes: [...query.includeTypes] as EventType[] } : {}),
+    ...(exclude !== undefined ? { exclude } : {}),
+  });
+}
+
+/**
+ * `:authority` override: connect-node derives it from the URL, and web `Headers` cannot carry pseudo-headers,
+ * so it is set on the HTTP/2 request itself.
+ */
+function withAuthority(session: Http2SessionManager, authority: string) {
+  return {
+    authority: session.authority,
+    request: (method: string, path: string, headers: OutgoingHttpHeaders, options: Parameters<Http2SessionManager['request']>[3]) =>
+      session.request(method, path, { ...headers, ':authority': authority }, options),
+    notifyResponseByteRead: (stream: ClientHttp2Stream) => session.notifyResponseByteRead(stream),
+  };
+}
+
+function sourceError(message: string, disposition: 'retryable' | 'permanent', cause: unknown): ForwarderError {
+  return new ForwarderError('FWD_SOURCE_IO', message, { stage: 'source', disposition, cause });
+}
+
+/**
+ * Creates the API transport. Rules beyond ConnectEventReader's:
+ * - TLS verification is always on; `http://` is accepted only for a loopback host (tests).
+ * - The CA bundle and client SVID files are checked (`stat`) before each call and re-read only when they
+ *   changed; a change opens a new connection for the next call (the old one closes when its calls end).
+ * - The bearer token, when it came from a file, is re-read the same way. It is never logged.
+ * - A refused page token (see classify.ts) restarts the window from its start once per `readWindow`; a
+ *   second refusal in the same window is a retryable error.
+ * Throws a fatal `FWD_CONFIG_INVALID` for a plaintext URL to a host that is not loopback.
+ */
+export function createApiReader(config: ConnectApiConfig, context: ConnectorContext): ConnectEventReader {
+  const url = new URL(config.url);
+  const plaintext = url.protocol === 'http:';
+  if (plaintext && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ForwarderError('FWD_CONFIG_INVALID', `connect source: ${config.url} is not TLS; http:// is only accepted for a loopback host (tests)`, {
+      stage: 'config',
+      disposition: 'fatal',
+    });
+  }
+  // A path prefix (a proxy in front of Connect) is kept: requests go to <baseUrl>/<service>/<method>.
+  const baseUrl = config.url.replace(/\/+$/, '');
+  const where = `the Connect API at ${baseUrl}`;
+  const authority = config.authority;
+  const serverName = authority === undefined ? undefined : hostOf(authority);
+  const logger = context.logger;
+  // The loader makes paths absolute already; a config built in code may still hold relative ones.
+  const inBaseDir = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(context.baseDir, p));
+  const tls = plaintext
+    ? undefined
+    : createClientTls(
+        {
+          caFile: inBaseDir(config.tls.caFile),
+          certFile: inBaseDir(config.tls.certFile),
+          keyFile: inBaseDir(config.tls.keyFile),
+          serverSpiffeId: config.tls.serverSpiffeId,
+          serverName,
+        },
+        {
+          changed: (state) => {
+            if (state.generation > 1) logger.info({ clientCertSerial: state.clientSerial }, 'connect source: TLS files changed; the next call uses a new connection');
+          },
+          keptPrevious: (reason) => logger.warn({ reason }, 'connect source: TLS files changed but cannot be used yet; keeping the previous certificate'),
+        },
+      );
+  const bearer = createBearerToken(config.token);
+  let generation: Generation | undefined;
+  let closed = false;
+
+  function retire(g: Generation): void {
+    g.retired = true;
+    if (g.active === 0) g.session.abort();
+  }
+
+  function open(state: ClientTlsState | undefined): Generation {
+    const session = new Http2SessionManager(url.origin, {}, state?.options ?? {});
+    const sessionManager = authority === undefined ? session : withAuthority(session, authority);
+    const options = { baseUrl, sessionManager };
+    const transport: Transport = config.protocol === 'connect' ? createConnectTransport({ ...options, httpVersion: '2' }) : createGrpcTransport(options);
+    return { tls: state?.generation ?? 0, client: createClient(AuditService, transport), session, active: 0, retired: false };
+  }
+
+  async function acquire(): Promise<Generation> {
+    let state: ClientTlsState | undefined;
+    try {
+      state = await tls?.current();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const what = code !== undefined && code.startsWith('E') ? `cannot read a TLS file (${code})` : `the TLS files do not make a usable certificate and key (${(e as Error).message})`;
+      // Retryable: an SVID sidecar may not have written the files yet, or be half-way through a rotation.
+      throw sourceError(`connect source: ${what}: check tls.caFile, tls.certFile and tls.keyFile`, 'retryable', e);
+    }
+    if (generation === undefined || generation.tls !== (state?.generation ?? 0)) {
+      if (generation !== undefined) retire(generation);
+      generation = open(state);
+    }
+    generation.active += 1;
+    return generation;
+  }
+
+  function release(g: Generation): void {
+    g.active -= 1;
+    if (g.retired && g.active === 0) g.session.abort();
+  }
+
+  async function listPage(filter: Filter, pageToken: string, signal: AbortSignal) {
+    const g = await acquire();
+    try {
+      const token = await bearer.current();
+      const request = create(ListEventsRequestSchema, { filter, pagination: create(PageRequestSchema, { pageSize: config.pageSize, pageToken }) });
+      return await g.client.listEvents(request, {
+        signal,
+        timeoutMs: config.deadline,
+        ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      });
+    } finally {
+      release(g);
+    }
+  }
+
+  function failure(f: ApiFailure, cause: unknown): ForwarderError {
+    const disposition = f.action === 'permanent' ? 'permanent' : 'retryable';
+    return sourceError(`connect source: ListEvents on ${where} failed: ${f.reason}: ${f.meaning} (${f.detail})`, disposition, cause);
+  }
+
+  return {
+    async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
+      if (closed) throw new Error('connect source: readWindow called after close()');
+      // Nothing can match an empty inclusion list; an empty repeated field would mean "every type".
+      if (query.includeTypes !== undefined && query.includeTypes.length === 0) return;
+      const filter = filterOf(query);
+      let pageToken = '';
+      let restarted = false;
+      for (;;) {
+        if (signal.aborted) return;
+        let response;
+        try {
+          response = await listPage(filter, pageToken, signal);
+        } catch (e) {
+          if (signal.aborted) return;
+          if (e instanceof ForwarderError) throw e;
+          const f = classifyApiError(e, pageToken !== '');
+          if (f.action !== 'restart-window') throw failure(f, e);
+          if (restarted) {
+            throw sourceError(`connect source: ${where} refused the page token again after the window was restarted (${f.reason}: ${f.detail})`, 'retryable', e);
+          }
+          logger.warn({ reason: f.reason, from: query.from, to: query.to }, 'connect source: page token refused; reading the window again from its start');
+          restarted = true;
+          pageToken = '';
+          continue;
+        }
+        const next = response.pagination?.nextPageToken ?? '';
+        if (response.events.length > 0) yield response.events.map((e) => toJson(EventSchema, e) as JsonValue);
+        if (next === '') return;
+        if (next === pageToken) throw sourceError(`connect source: ${where} returned the page token it was given: pagination does not advance`, 'retryable', undefined);
+        pageToken = next;
+      }
+    },
+
+    identity(): JsonValue {
+      return authority === undefined ? { transport: 'api', url: baseUrl } : { transport: 'api', url: baseUrl, authority };
+    },
+
+    close(): Promise<void> {
+      closed = true;
+      if (generation !== undefined) {
+        generation.session.abort();
+        generation = undefined;
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The host part of an authority (`host`, `host:port`, `[v6]:port`). */
+function hostOf(authority: string): string {
+  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']'));
+  const colon = authority.lastIndexOf(':');
+  return colon > 0 && authority.indexOf(':') === colon ? authority.slice(0, colon) : authority;
+}
