@@ -1,0 +1,508 @@
+// The direct PostgreSQL transport of the Connect source: keyset-paginated, read-only page queries on the audit table.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import { ForwarderError } from '../../src/contracts/errors.ts';
+import { eventTypeByNumber } from '../../src/model/event-types.ts';
+import type { JsonObject, JsonValue } from '../../src/model/json.ts';
+import { classifyPostgresError, postgresSourceError } from './classify-postgres.ts';
+import type { ConnectPostgresConfig } from './config.ts';
+import type { ConnectEventReader, WindowQuery } from './window.ts';
+
+/*
+ * The query and the index it needs.
+ *
+ * A window is read page by page with keyset pagination on (occurred_at, id):
+ *
+ *     SELECT t.id, to_char(t.occurred_at …), …, <selected> FROM <table> AS t
+ *     WHERE t.occurred_at >= $from AND t.occurred_at <= $to AND t.id IS NOT NULL
+ *       AND (t.occurred_at, t.id) > ($lastTime, $lastId)          -- every page after the first
+ *     ORDER BY t.occurred_at, t.id LIMIT $pageSize
+ *
+ * which needs this index (the documented default layout creates it):
+ *
+ *     CREATE INDEX ON <table> (occurred_at, id);
+ *
+ * With it, each page is one index range scan that starts at the previous page's last key and stops after
+ * `pageSize` rows, so a page costs the same on the first page of a ten-row table and the millionth page of
+ * one with hundreds of millions of rows; EXPLAIN shows `Index Scan using <index>` with the row comparison
+ * as its Index Cond, and no Sort. Without it, every page is a sequential scan of the table plus a sort
+ * (OFFSET pagination would be no better: it reads and throws away every row before the page).
+ *
+ * The route's type selection is evaluated by the server, but as a column (`<selected>`) rather than in the
+ * WHERE clause: a row that is not selected comes back as its key alone (the other columns are NULL), and the
+ * next page starts after the last row scanned. So a page never scans more than `pageSize` index entries,
+ * however rare the selected types are — in the WHERE clause, a page of a rare type over a large table would
+ * scan until it found `pageSize` of them, possibly the whole table, beyond the statement timeout — while the
+ * bodies of the rows not selected are neither detoasted nor sent. The `type` column may hold the enum name
+ * (`EVENT_TYPE_TRUST_ZONE_CREATION`), the short name (`trust_zone_creation`) or the number (as an integer or
+ * as text), so it is compared as text against all three spellings of every selected type; no index on
+ * `type` is needed.
+ *
+ * Times are selected as canonical strings by `to_char` (microseconds, what PostgreSQL stores), never as a
+ * JS Date, which has milliseconds. Each page runs in its own READ ONLY transaction in UTC, so a
+ * `timestamp without time zone` column is read as UTC; no transaction or connection is held while the
+ * caller delivers a page. Rows whose occurred_at or id is NULL are never read.
+ */
+
+type ColumnKey = keyof ConnectPostgresConfig['columns'];
+
+/** The columns in the order the page query selects them (rows are read as arrays). */
+const SELECTED: readonly ColumnKey[] = ['id', 'occurredAt', 'type', 'message', 'links', 'data', 'actor', 'sourceIp', 'outcome', 'serverVersion'];
+const ID = 0;
+const TIME = 1;
+/** After the columns: whether the row is in the route's type selection. */
+const IS_SELECTED = SELECTED.length;
+
+const CANONICAL_TIME_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const STATEMENT_TIMEOUT_MS = 60_000;
+/** The client gives up on a page this long after the server should have (a connection that went silent). */
+const PAGE_DEADLINE_MS = STATEMENT_TIMEOUT_MS + 15_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_CONNECTION_MS = 30_000;
+const POOL_SIZE = 2;
+const APPLICATION_NAME = 'audit-forwarder';
+
+/** OIDs of `pg_type` for the columns whose values arrive as JS strings but are JSON. */
+const JSON_OIDS = new Set([114, 3802]);
+
+/** The key of the last row of a page: the next page starts after it. */
+export interface PageKey {
+  /** Canonical time, as selected. */
+  readonly time: string;
+  /** The id as the driver returned it, passed back as is so the comparison uses the column's own type. */
+  readonly id: unknown;
+}
+
+export interface PageQuery {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+function configError(message: string): ForwarderError {
+  return new ForwarderError('FWD_CONFIG_INVALID', message, { stage: 'config', disposition: 'fatal' });
+}
+
+/**
+ * Quotes the configured table: `audit.events` is schema `audit`, table `events`. Names are used exactly as
+ * written (case-sensitive, no folding), quoted with `pg.escapeIdentifier`.
+ */
+export function quoteTable(table: string): string {
+  const parts = table.split('.');
+  if (parts.length > 2 || parts.some((p) => p === '')) {
+    throw configError(`postgres.table ${JSON.stringify(table)} is not a table name or schema.table`);
+  }
+  return parts.map((p) => pg.escapeIdentifier(p)).join('.');
+}
+
+/** Every spelling the `type` column may use for the given type numbers: number, short name, enum name. */
+export function typeSpellings(numbers: readonly number[]): string[] {
+  const out = new Set<string>();
+  for (const n of numbers) {
+    out.add(String(n));
+    const t = eventTypeByNumber(n);
+    if (t !== undefined) {
+      out.add(t.name);
+      out.add(`EVENT_TYPE_${t.name.toUpperCase()}`);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * The SQL of one page of a window: the first page when `after` is undefined, else the page after that key.
+ * Exported for the EXPLAIN test; pure.
+ */
+export function buildPageQuery(config: ConnectPostgresConfig, query: WindowQuery, after?: PageKey): PageQuery {
+  const col = (k: ColumnKey) => `t.${pg.escapeIdentifier(config.columns[k])}`;
+  const values: unknown[] = [query.from, query.to];
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const selection: string[] = [];
+  // An empty inclusion list pushes nothing down: the caller filters again, so reading more is safe.
+  if (query.includeTypes !== undefined && query.includeTypes.length > 0) {
+    selection.push(`${col('type')}::text = ANY(${param(typeSpellings(query.includeTypes))}::text[])`);
+  }
+  if (query.excludeTypes !== undefined && query.excludeTypes.length > 0) {
+    // A row without a type is not excluded: it reaches the decoder, which reports it.
+    selection.push(`(${col('type')} IS NULL OR ${col('type')}::text <> ALL(${param(typeSpellings(query.excludeTypes))}::text[]))`);
+  }
+  const selected = selection.length === 0 ? undefined : `(${selection.join(' AND ')})`;
+  const select = SELECTED.map((k) => {
+    if (k === 'occurredAt') return `to_char(${col(k)} AT TIME ZONE 'UTC', ${CANONICAL_TIME_FORMAT})`;
+    if (k === 'id' || selected === undefined) return col(k);
+    return `CASE WHEN ${selected} THEN ${col(k)} END`;
+  });
+  select.push(selected === undefined ? 'TRUE' : `coalesce(${selected}, FALSE)`);
+  const where = [`${col('occurredAt')} >= $1`, `${col('occurredAt')} <= $2`, `${col('id')} IS NOT NULL`];
+  if (after !== undefined) where.push(`(${col('occurredAt')}, ${col('id')}) > (${param(after.time)}, ${param(after.id)})`);
+  const text =
+    `SELECT ${select.join(', ')} FROM ${quoteTable(config.table)} AS t WHERE ${where.join(' AND ')} ` +
+    `ORDER BY ${col('occurredAt')}, ${col('id')} LIMIT ${param(config.pageSize)}`;
+  return { text, values };
+}
+
+/** Where the database is, from the connection string: no user, no password. */
+export interface PostgresTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+}
+
+interface ParsedConnection {
+  readonly target: PostgresTarget;
+  /** The connection string without its TLS parameters (TLS is decided here, see `tlsOptions`). */
+  readonly connectionString: string;
+  readonly sslmode: string | undefined;
+}
+
+const TLS_PARAMS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword', 'uselibpqcompat', 'sslnegotiation'];
+
+function parseConnectionString(s: string): ParsedConnection {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw configError('postgres.connectionString is not a URL (expected postgres://user:password@host:5432/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw configError(`postgres.connectionString must start with postgres:// or postgresql://, not ${url.protocol}//`);
+  }
+  const decode = (v: string) => {
+    try {
+      return decodeURIComponent(v);
+    } catch {
+      return v;
+    }
+  };
+  const host = url.searchParams.get('host') ?? (url.hostname === '' ? 'localhost' : decode(url.hostname));
+  const port = Number(url.port === '' ? (url.searchParams.get('port') ?? 5432) : url.port);
+  // As libpq: without a database, the user name is the database name.
+  const database = decode(url.pathname.replace(/^\//, '')) || decode(url.username);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError('postgres.connectionString has an invalid port');
+
+  for (const p of ['sslcert', 'sslkey', 'sslpassword', 'sslrootcert']) {
+    if (url.searchParams.has(p)) {
+      throw configError(`postgres.connectionString sets ${p}: configure TLS with postgres.ssl.caFile instead (client certificates are not supported)`);
+    }
+  }
+  const sslParam = url.searchParams.get('ssl');
+  let sslmode = url.searchParams.get('sslmode') ?? undefined;
+  if (sslmode === undefined && (sslParam === 'true' || sslParam === '1')) sslmode = 'require';
+  if (TLS_PARAMS.some((p) => url.searchParams.has(p))) for (const p of TLS_PARAMS) url.searchParams.delete(p);
+  return { target: { host, port, database }, connectionString: url.toString(), sslmode };
+}
+
+function tlsOptions(config: ConnectPostgresConfig, sslmode: string | undefined): pg.ClientConfig['ssl'] {
+  switch (sslmode) {
+    case undefined:
+    case 'prefer':
+    case 'allow':
+      break;
+    case 'disable':
+      if (config.ssl !== undefined) throw configError('postgres.connectionString says sslmode=disable but postgres.ssl is set: remove one of them');
+      return false;
+    case 'require':
+    case 'verify-ca':
+    case 'verify-full':
+      // Verification is always on: these all mean "TLS, with the server certificate checked".
+      return { rejectUnauthorized: true };
+    default:
+      throw configError(`postgres.connectionString has sslmode=${sslmode}: the server certificate is always verified (use require, verify-full or disable)`);
+  }
+  if (config.ssl === undefined) return false;
+  if (config.ssl.caFile === undefined) return { rejectUnauthorized: true };
+  let ca: string;
+  try {
+    ca = readFileSync(config.ssl.caFile, 'utf8');
+  } catch (e) {
+    throw configError(`postgres.ssl.caFile ${JSON.stringify(config.ssl.caFile)} cannot be read: ${(e as Error).message}`);
+  }
+  return { rejectUnauthorized: true, ca };
+}
+
+function base64(bytes: Buffer): string {
+  return bytes.toString('base64');
+}
+
+/** A row of the page query, in the proto3 JSON form of `proto.audit.v1alpha1.Event`. */
+function eventJson(row: readonly unknown[], dataIsJson: boolean, linksIsJson: boolean): JsonObject {
+  const out: Record<string, JsonValue> = {};
+  const text = (key: string, v: unknown) => {
+    if (v === null || v === undefined) return;
+    out[key] = typeof v === 'string' ? v : String(v);
+  };
+  const scalar = (key: string, v: unknown) => {
+    if (v === null || v === undefined) return;
+    out[key] = typeof v === 'string' || typeof v === 'number' ? v : String(v);
+  };
+  text('id', row[ID]);
+  text('occurredAt', row[TIME]);
+  scalar('type', row[2]);
+  text('message', row[3]);
+  const links = row[4];
+  if (links !== null && links !== undefined) {
+    if (typeof links === 'string' && !linksIsJson) {
+      // A text column holding the JSON array; if it is not JSON the decoder says so.
+      try {
+        out.links = JSON.parse(links) as JsonValue;
+      } catch {
+        out.links = links;
+      }
+    } else out.links = links as JsonValue;
+  }
+  const data = row[5];
+  if (data !== null && data !== undefined) {
+    if (Buffer.isBuffer(data)) out.data = base64(data);
+    else if (typeof data === 'object') out.data = data as JsonValue;
+    else if (typeof data === 'string' && !dataIsJson) out.data = base64(Buffer.from(data, 'utf8'));
+    // A JSON scalar (a jsonb string, number or boolean): as bytes, so the decoder does not take a string for base64.
+    else out.data = base64(Buffer.from(JSON.stringify(data), 'utf8'));
+  }
+  text('actor', row[6]);
+  text('sourceIp', row[7]);
+  scalar('outcome', row[8]);
+  text('serverVersion', row[9]);
+  return out;
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason when it aborts, or with a retryable error after
+ * `deadlineMs`; `onGiveUp` then runs (to destroy the connection still working on it).
+ */
+function guarded<T>(work: Promise<T>, signal: AbortSignal, deadlineMs: number, onGiveUp: () => void): Promise<T> {
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const settle = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      settle();
+      onGiveUp();
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      settle();
+      onGiveUp();
+      reject(new Error(`no answer from PostgreSQL within ${deadlineMs} ms`));
+    }, deadlineMs);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        settle();
+        resolve(v);
+      },
+      (e: unknown) => {
+        settle();
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Creates the reader. Throws `FWD_CONFIG_INVALID` (fatal) when the connection string is not a
+ * `postgres://` URL, the table name is not `table` or `schema.table`, the TLS settings contradict each other
+ * or the CA file cannot be read. Connects lazily, on the first page.
+ */
+export function createPostgresReader(config: ConnectPostgresConfig, context: ConnectorContext): Required<ConnectEventReader> {
+  const parsed = parseConnectionString(config.connectionString.reveal());
+  const ssl = tlsOptions(config, parsed.sslmode);
+  quoteTable(config.table);
+  const { target } = parsed;
+  const where = `postgres ${target.host}:${target.port}/${target.database}`;
+  const logger = context.logger.child({ transport: 'postgres', database: `${target.host}:${target.port}/${target.database}`, table: config.table });
+  const clientConfig: pg.ClientConfig = {
+    connectionString: parsed.connectionString,
+    ssl,
+    application_name: APPLICATION_NAME,
+    keepAlive: true,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: POOL_SIZE, idleTimeoutMillis: IDLE_CONNECTION_MS, allowExitOnIdle: true });
+  // An idle connection that breaks (the server restarted) is dropped by the pool; the next page opens another.
+  pool.on('error', (e: Error & { code?: string }) => logger.warn({ code: e.code, error: e.message }, 'an idle PostgreSQL connection failed'));
+
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  /** For a missing column: which configured names are wrong, from the catalog. Best effort. */
+  async function diagnose(e: unknown): Promise<string | undefined> {
+    if ((e as { code?: unknown }).code !== '42703') return undefined;
+    const lookup = (async () => {
+      const rel = await pool.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [quoteTable(config.table)]);
+      const oid = rel.rows[0]?.oid;
+      if (oid === null || oid === undefined) {
+        return `table ${JSON.stringify(config.table)} does not exist or is not visible to this role (postgres.table)`;
+      }
+      const attrs = await pool.query<{ name: string }>(
+        'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+        [oid],
+      );
+      const have = new Set(attrs.rows.map((r) => r.name));
+      const missing = SELECTED.filter((k) => !have.has(config.columns[k])).map((k) => `postgres.columns.${k} = ${JSON.stringify(config.columns[k])}`);
+      if (missing.length === 0) return undefined;
+      return `not columns of ${JSON.stringify(config.table)}: ${missing.join(', ')} (its columns: ${[...have].join(', ')})`;
+    })();
+    return guarded(lookup, new AbortController().signal, CONNECT_TIMEOUT_MS, () => undefined).catch(() => undefined);
+  }
+
+  async function sourceError(e: unknown): Promise<unknown> {
+    const c = classifyPostgresError(e);
+    if (c === undefined) return e;
+    const diagnosis = c.disposition === 'permanent' ? await diagnose(e) : undefined;
+    return postgresSourceError(e, { where, table: config.table, ...(diagnosis !== undefined && { diagnosis }) }) ?? e;
+  }
+
+  /** One page in its own READ ONLY transaction, on a pooled connection that is destroyed if anything fails. */
+  async function runPage(q: PageQuery, signal: AbortSignal): Promise<pg.QueryArrayResult> {
+    const acquiring = pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await guarded(acquiring, signal, CONNECT_TIMEOUT_MS * 2, () => {
+        acquiring.then((c) => c.release(true), () => undefined);
+      });
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw await sourceError(e);
+    }
+    let broken = false;
+    const page = (async () => {
+      await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}; SET LOCAL TIME ZONE 'UTC'`);
+      const result = await client.query<unknown[]>({ text: q.text, values: q.values, rowMode: 'array' });
+      await client.query('COMMIT');
+      return result;
+    })();
+    try {
+      return await guarded(page, signal, PAGE_DEADLINE_MS, () => {
+        broken = true;
+      });
+    } catch (e) {
+      broken = true;
+      if (signal.aborted) throw signal.reason;
+      throw await sourceError(e);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  // ---- LISTEN ----
+  let listener: pg.Client | undefined;
+  let listening: Promise<void> | undefined;
+  let listenedBefore = false;
+  let listenFailing = false;
+  /** A notification came while nobody waited: the next wait returns at once. */
+  let pending = false;
+  const waiters = new Set<() => void>();
+
+  function notify(): void {
+    if (waiters.size === 0) {
+      pending = true;
+      return;
+    }
+    for (const w of [...waiters]) w();
+  }
+
+  /** Starts (in the background) the dedicated LISTEN connection, unless it is up or coming up. Never throws. */
+  function ensureListener(channel: string): void {
+    if (closed || listener !== undefined || listening !== undefined) return;
+    const client = new pg.Client(clientConfig);
+    let dropped = false;
+    const drop = (e?: Error & { code?: string }) => {
+      if (dropped) return;
+      dropped = true;
+      if (listener === client) listener = undefined;
+      client.end().catch(() => undefined);
+      if (e !== undefined && !listenFailing && !closed) {
+        listenFailing = true;
+        logger.warn({ code: e.code, error: e.message, channel }, 'LISTEN connection failed; polling until it is back');
+      }
+    };
+    client.on('error', drop);
+    client.on('end', () => drop());
+    client.on('notification', (n) => {
+      if (n.channel === channel) notify();
+    });
+    listening = (async () => {
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        if (closed || dropped) {
+          drop();
+          return;
+        }
+        listener = client;
+        listenFailing = false;
+        // While no connection listened, notifications were lost: look once.
+        if (listenedBefore) notify();
+        listenedBefore = true;
+      } catch (e) {
+        drop(e as Error);
+      } finally {
+        listening = undefined;
+      }
+    })();
+  }
+
+  return {
+    async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
+      if (signal.aborted) throw signal.reason;
+      if (closed) throw new TypeError('readWindow called on a closed PostgreSQL reader');
+      let after: PageKey | undefined;
+      for (;;) {
+        const result = await runPage(buildPageQuery(config, query, after), signal);
+        const dataIsJson = JSON_OIDS.has(result.fields[5]?.dataTypeID ?? 0);
+        const linksIsJson = JSON_OIDS.has(result.fields[4]?.dataTypeID ?? 0);
+        const rows = result.rows;
+        const last = rows.at(-1);
+        if (last === undefined) return;
+        // The next page starts after the last row scanned, selected or not.
+        after = { time: last[TIME] as string, id: last[ID] };
+        const events = rows.filter((r) => r[IS_SELECTED] === true).map((r) => eventJson(r, dataIsJson, linksIsJson));
+        if (events.length > 0) yield events;
+        if (rows.length < config.pageSize) return;
+        if (signal.aborted) throw signal.reason;
+      }
+    },
+
+    waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+      if (signal.aborted || closed) return Promise.resolve();
+      if (config.listenChannel !== undefined) {
+        ensureListener(config.listenChannel);
+        if (pending) {
+          pending = false;
+          return Promise.resolve();
+        }
+      }
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener('abort', done, { once: true });
+        waiters.add(done);
+      });
+    },
+
+    identity: (): JsonValue => ({ host: target.host, port: target.port, database: target.database, table: config.table }),
+
+    close(): Promise<void> {
+      closing ??= (async () => {
+        closed = true;
+        for (const w of [...waiters]) w();
+        await listening?.catch(() => undefined);
+        await listener?.end().catch(() => undefined);
+        listener = undefined;
+        await pool.end().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}
