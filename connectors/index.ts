@@ -1,5 +1,6 @@
 // The connector registry: the only place the engine learns which sources and sinks exist.
 import type { ConnectorRegistry, SinkConnector, SourceConnector } from '../src/contracts/connector.ts';
+import { connectSource } from './connect/index.ts';
 import { discardSinkSchema, type DiscardSinkConfig } from './discard/config.ts';
 import { createDiscardSink } from './discard/sink.ts';
 import { fileSinkSchema, type FileSinkConfig } from './file/config.ts';
@@ -21,7 +22,10 @@ const stdout: SinkConnector<StdoutSinkConfig> = { type: 'stdout', schema: stdout
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
 
 export const connectors: ConnectorRegistry = {
-  sources: new Map<string, SourceConnector>([[jsonl.type, jsonl as unknown as SourceConnector]]),
+  sources: new Map<string, SourceConnector>([
+    [jsonl.type, jsonl as unknown as SourceConnector],
+    [connectSource.type, connectSource as unknown as SourceConnector],
+  ]),
   sinks: new Map<string, SinkConnector>([
     [file.type, file as unknown as SinkConnector],
     [stdout.type, stdout as unknown as SinkConnector],

@@ -1,4 +1,5 @@
 // Prints how each lane ended, with the status counts that add up to what was read.
+import type { ReplayChunkReport } from '../contracts/source.ts';
 import type { LaneSummary } from '../pipeline/runner.ts';
 
 export function formatSummary(lanes: readonly LaneSummary[]): string {
@@ -8,8 +9,23 @@ export function formatSummary(lanes: readonly LaneSummary[]): string {
     const extra = c.inFlight > 0 ? `, not committed ${c.inFlight}` : '';
     const err = l.error !== undefined ? `\n    error: ${l.error}` : '';
     const stats = l.sourceStats === undefined ? '' : `\n    source: ${Object.entries(l.sourceStats).map(([k, v]) => `${k} ${v}`).join(', ')}`;
-    const chunks = (l.replayReport ?? []).map((r) => `\n    ${r.from} – ${r.to}: read ${r.read}, committed ${r.committed}`).join('');
+    const chunks = formatChunks(l.replayReport ?? []);
     return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${c.retries > 0 ? `; ${c.retries} retries` : ''}${err}${stats}${chunks}`;
   });
   return `${rows.join('\n')}\n`;
+}
+
+/** A replay's chunks, one line each, but runs of chunks with nothing read in this run folded into one line. */
+function formatChunks(report: readonly ReplayChunkReport[]): string {
+  let out = '';
+  for (let i = 0; i < report.length; ) {
+    const r = report[i]!;
+    let j = i;
+    while (r.read === 0 && j + 1 < report.length && report[j + 1]!.read === 0) j++;
+    const last = report[j]!;
+    const what = j > i ? ` (${j - i + 1} chunks)` : '';
+    out += `\n    ${r.from} – ${last.to}${what}: read ${r.read}, committed ${j > i ? report.slice(i, j + 1).reduce((a, c) => a + c.committed, 0) : r.committed}`;
+    i = j + 1;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import type { CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.
 import type { ConnectorRegistry } from '../contracts/connector.ts';
 import type { Mapping } from '../contracts/mapping.ts';
 import type { Sink } from '../contracts/sink.ts';
-import type { ReplayChunkReport, Source, TimeRange } from '../contracts/source.ts';
+import type { Position, ReplayChunkReport, Source, TimeRange } from '../contracts/source.ts';
 import type { ForwarderConfig, RouteConfig } from '../config/schema.ts';
 import { createCommitWriter } from '../checkpoint/commit-writer.ts';
 import { fingerprintOf } from '../checkpoint/file-store.ts';
@@ -30,6 +30,8 @@ export interface RunnerDeps {
 
 export interface LaneHandle {
   readonly route: string;
+  /** The position the lane started from (its checkpoint). */
+  readonly from: Position | undefined;
   readonly sink: string;
   readonly lane: Lane;
   readonly source: Source;
@@ -114,7 +116,7 @@ export async function prepareRoute(config: ForwarderConfig, routeName: string, o
       ...(options.maxEventsPerSecond !== undefined ? { maxEventsPerSecond: options.maxEventsPerSecond } : {}),
       logger: deps.logger.child({ route: routeName, sink: sinkName }),
     });
-    return { route: routeName, sink: sinkName, lane, source, sinkInstance };
+    return { route: routeName, sink: sinkName, from: checkpoint?.sinks[sinkName]?.position, lane, source, sinkInstance };
   });
 
   return {
@@ -168,7 +170,8 @@ export class Runner {
           r.lanes.map(async (l): Promise<LaneSummary> => {
             const res = await l.lane.run();
             const stats = l.source.stats?.();
-            const report = l.source.replayReport?.(l.lane.committed);
+            // Nothing committed in this run: the checkpoint is still where the run started.
+            const report = l.source.replayReport?.(l.lane.committed ?? l.from);
             return {
               route: l.route,
               sink: l.sink,
