@@ -86,7 +86,8 @@ export const connectSourceSchema = z
     if (c.transport === 'postgres' && c.postgres === undefined) {
       ctx.addIssue({ code: 'custom', path: ['postgres'], message: 'missing key (expected the postgres settings, since transport is postgres)' });
     }
-  });
+    // Checked even when other keys are wrong: every error is reported at once.
+  }, { when: () => true });
 
 export type ConnectSourceConfig = z.output<typeof connectSourceSchema>;
 export type ConnectApiConfig = NonNullable<ConnectSourceConfig['api']>;
