@@ -19,8 +19,15 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
 
   async function openFile(): Promise<FileHandle> {
     await mkdir(dirname(path), { recursive: true });
-    const fh = await open(path, 'a', 0o640);
-    size = (await fh.stat()).size;
+    const fh = await open(path, 'a+', 0o640);
+    size = await wholeLinesSize(fh);
+    if (size < (await fh.stat()).size) {
+      // A crash cut the last batch short: its records were never committed (they will be sent again), and
+      // appending after the fragment would glue two records into one corrupt line.
+      await fh.truncate(size);
+      await fh.sync();
+      context.logger.warn({ sink: name, file: path, size }, 'cut a torn last line left by a crash from the output file');
+    }
     handle = fh;
     return fh;
   }
@@ -99,4 +106,18 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
       await fh?.close();
     },
   };
+}
+
+/** The size of the file up to and including its last newline (0 when it has none). */
+async function wholeLinesSize(fh: FileHandle): Promise<number> {
+  const { size } = await fh.stat();
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await fh.read(chunk, 0, end - start, start);
+    const nl = chunk.subarray(0, bytesRead).lastIndexOf(10);
+    if (nl !== -1) return start + nl + 1;
+    end = start;
+  }
+  return 0;
 }

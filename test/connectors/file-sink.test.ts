@@ -82,6 +82,24 @@ describe('file sink', () => {
     expect(await readFile(file, 'utf8')).toBe(`earlier line\n${linesOf([b])}`);
   });
 
+  it('cuts a torn last line left by a crash before appending, so no two records share a line', async () => {
+    const dir = await freshDir();
+    const file = path.join(dir, 'audit.jsonl');
+    // What a process killed in the middle of a batch leaves: whole lines, then part of one.
+    await writeFile(file, 'whole 1\nwhole 2\n{"id":"ae-torn","tim');
+    const sink = createFileSink('file', config(file), context(dir));
+    const b = testBatch(1, 2);
+    expect(await sink.send(b, never)).toEqual({ status: 'delivered' });
+    await sink.close();
+    expect(await readFile(file, 'utf8')).toBe(`whole 1\nwhole 2\n${linesOf([b])}`);
+    // A file with no newline at all is one torn line.
+    await writeFile(file, 'torn');
+    const again = createFileSink('file', config(file), context(dir));
+    expect(await again.send(b, never)).toEqual({ status: 'delivered' });
+    await again.close();
+    expect(await readFile(file, 'utf8')).toBe(linesOf([b]));
+  });
+
   it.each([true, false])('delivers whole lines with fsync: %s', async (fsync) => {
     // Whether the data reached the disk is not observable without pulling the power; only the bytes are.
     const dir = await freshDir();
