@@ -44,8 +44,10 @@ function start(dir: string): ChildProcess & { stderrText: () => string } {
 function outputIds(dir: string): string[] {
   const file = join(dir, 'out/events.jsonl');
   if (!existsSync(file)) return [];
+  // Whole lines only: the forwarder may be in the middle of appending the next one.
   return readFileSync(file, 'utf8')
     .split('\n')
+    .slice(0, -1)
     .filter((l) => l !== '')
     .map((l) => (JSON.parse(l) as { id: string }).id);
 }
