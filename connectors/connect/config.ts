@@ -79,7 +79,7 @@ export const connectSourceSchema = z
     /** A replay reads its range in chunks of this length, each with its own resumable cursor. */
     replayChunk: duration({ min: 60_000, max: 31 * 86_400_000 }).default(3_600_000),
     /** Upper bound on the events of one window held in memory before they are sorted and delivered. */
-    maxWindowBytes: byteSize({ min: 1024 * 1024, max: 4 * 1024 * 1024 * 1024 }).default(256 * 1024 * 1024),
+    maxWindowBytes: byteSize({ min: 1024 * 1024, max: 4 * 1024 * 1024 * 1024 }).default(32 * 1024 * 1024),
   })
   .superRefine((c, ctx) => {
     if (c.transport === 'api' && c.api === undefined) ctx.addIssue({ code: 'custom', path: ['api'], message: 'missing key (expected the api settings, since transport is api)' });
