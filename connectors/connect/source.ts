@@ -25,6 +25,7 @@ import {
   toMicros,
 } from './cursor.ts';
 import type { ConnectEventReader, WindowQuery } from './window.ts';
+import { sleepUnlessAborted } from '../../src/util/sleep.ts';
 
 /** Counters of the source, shown in the run summary (`Source.stats`). */
 export type ConnectSourceStats = {
@@ -96,18 +97,6 @@ function pushdown(select: { readonly includeTypes: readonly string[] | undefined
   return out;
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * The Connect source over a window reader (the API or PostgreSQL transport).
@@ -238,7 +227,7 @@ export function createConnectSource(
           { source: name, from: fromText, to: toText, attempt, delayMs, code: error.code, reason: error.message },
           'reading Connect audit events failed; retrying the window',
         );
-        await abortableSleep(delayMs, signal);
+        await sleepUnlessAborted(delayMs, signal);
       }
     }
   }
@@ -264,13 +253,13 @@ export function createConnectSource(
   }
 
   async function pause(signal: AbortSignal): Promise<void> {
-    if (reader.waitForChange === undefined) return abortableSleep(config.pollInterval, signal);
+    if (reader.waitForChange === undefined) return sleepUnlessAborted(config.pollInterval, signal);
     try {
       await reader.waitForChange(config.pollInterval, signal);
     } catch (error) {
       if (signal.aborted) return;
       if (!isForwarderError(error) || error.disposition !== 'retryable') throw error;
-      await abortableSleep(config.pollInterval, signal);
+      await sleepUnlessAborted(config.pollInterval, signal);
     }
   }
 

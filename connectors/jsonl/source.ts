@@ -8,6 +8,7 @@ import type { Position, Source, SourceProgress, SourceReadOptions, SourceRecord 
 import { decodeLine } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
+import { sleepUnlessAborted } from '../../src/util/sleep.ts';
 
 /** Position after a line: the file, the byte offset just after the line's newline, and its line number. */
 export type JsonlPosition = {
@@ -26,18 +27,6 @@ function isJsonlPosition(p: unknown): p is JsonlPosition {
   return typeof o.file === 'string' && Number.isSafeInteger(o.offset) && (o.offset as number) >= 0 && Number.isSafeInteger(o.line) && (o.line as number) >= 0;
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolveSleep) => {
-    if (signal.aborted) return resolveSleep();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolveSleep();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export function createJsonlSource(name: string, config: JsonlSourceConfig, context: ConnectorContext): Source {
   const patterns = config.paths.map((p) => (isAbsolute(p) ? p : resolve(context.baseDir, p)));
@@ -114,7 +103,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
         if (bytesRead === 0) {
           if (config.follow && !draining) {
             if (await isLast()) {
-              await abortableSleep(config.pollInterval, signal);
+              await sleepUnlessAborted(config.pollInterval, signal);
               continue;
             }
             // A later file appeared after the read above: what was written here before it is read first.
@@ -224,7 +213,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
         resume = undefined;
         if (file === undefined) {
           if (!config.follow) return;
-          await abortableSleep(config.pollInterval, signal);
+          await sleepUnlessAborted(config.pollInterval, signal);
           files = await listFiles();
           continue;
         }

@@ -13,6 +13,7 @@ import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
 import { createCounters, type LaneCounters } from './stats.ts';
+import { sleepUnlessAborted } from '../util/sleep.ts';
 
 /** Where the lane puts what it cannot deliver (see delivery/dead-letter.ts). */
 export interface DeadLetterSink {
@@ -280,16 +281,6 @@ export class Lane {
   private async throttle(started: number): Promise<void> {
     const now = (this.opts.now ?? Date.now)();
     const due = started + (this.counters.read / this.opts.maxEventsPerSecond!) * 1000;
-    if (due <= now) return;
-    const signal = this.stopReading.signal;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, due - now);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    if (due > now) await sleepUnlessAborted(due - now, this.stopReading.signal);
   }
 }
