@@ -1,5 +1,7 @@
 // The connector registry: the only place the engine learns which sources and sinks exist.
 import type { ConnectorRegistry, SinkConnector, SourceConnector } from '../src/contracts/connector.ts';
+import { auditFilesSourceSchema, type AuditFilesSourceConfig } from './audit-files/config.ts';
+import { createAuditFilesSource } from './audit-files/source.ts';
 import { connectSource } from './connect/index.ts';
 import { discardSinkSchema, type DiscardSinkConfig } from './discard/config.ts';
 import { createDiscardSink } from './discard/sink.ts';
@@ -17,6 +19,13 @@ const jsonl: SourceConnector<JsonlSourceConfig> = {
   origin: (c) => (c.format === 'connect' ? 'connect' : c.format === 'cadf' ? 'cadf' : 'mixed'),
 };
 
+const auditFiles: SourceConnector<AuditFilesSourceConfig> = {
+  type: 'audit-files',
+  schema: auditFilesSourceSchema,
+  create: createAuditFilesSource,
+  origin: () => 'cadf',
+};
+
 const file: SinkConnector<FileSinkConfig> = { type: 'file', schema: fileSinkSchema, create: createFileSink };
 const stdout: SinkConnector<StdoutSinkConfig> = { type: 'stdout', schema: stdoutSinkSchema, create: (n, c) => createStdoutSink(n, c) };
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
@@ -25,6 +34,7 @@ export const connectors: ConnectorRegistry = {
   sources: new Map<string, SourceConnector>([
     [jsonl.type, jsonl as unknown as SourceConnector],
     [connectSource.type, connectSource as unknown as SourceConnector],
+    [auditFiles.type, auditFiles as unknown as SourceConnector],
   ]),
   sinks: new Map<string, SinkConnector>([
     [file.type, file as unknown as SinkConnector],
