@@ -460,10 +460,18 @@ export function createAuditFilesSource(
           const known = oldestKnown.get(g.base);
           if (known === undefined || g.age < known) oldestKnown.set(g.base, g.age);
         }
+        // A log whose files the position knew are all gone rotated (at least twice) while the forwarder was
+        // stopped: its generations the position does not know were written after what was read, so they are
+        // read whole. (Anything already read would have matched by identity: this adds history, never repeats.)
+        const lostLogs = new Set(
+          states.filter((st) => !found.has(st)).map((st) => parseGeneration(st.path)?.base ?? st.path),
+        );
+        for (const base of oldestKnown.keys()) lostLogs.delete(base);
         const newerThanKnown = (c: FileCandidate): boolean => {
           const g = c.live ? undefined : parseGeneration(c.path);
-          const oldest = g === undefined ? undefined : oldestKnown.get(g.base);
-          return g !== undefined && oldest !== undefined && g.age > oldest;
+          if (g === undefined) return false;
+          const oldest = oldestKnown.get(g.base);
+          return oldest !== undefined ? g.age > oldest : lostLogs.has(g.base);
         };
         for (let i = 0; i < candidates.length; i++) {
           const c = candidates[i]!;
