@@ -34,6 +34,15 @@ function setup(records: DecodeResult[], overrides: Partial<LaneOptions> = {}) {
   return { lane, commits, dead, sink };
 }
 
+/** Waits until `cond` holds (a deadline, not a fixed sleep). */
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 const events = (n: number) => Array.from({ length: n }, (_, i) => ok(connectEvent(i + 1)));
 
 describe('Lane', () => {
@@ -53,7 +62,7 @@ describe('Lane', () => {
     const sink = scriptedSink((_, call) => gates[call]?.promise ?? { status: 'delivered' });
     const { lane, commits } = setup(events(6), { sink });
     const done = lane.run();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => sink.calls.length === 3);
     expect(sink.calls).toHaveLength(3); // three batches of two in flight at once
     gates[2]!.resolve({ status: 'delivered' });
     gates[1]!.resolve({ status: 'delivered' });
@@ -69,7 +78,8 @@ describe('Lane', () => {
     const sink = scriptedSink(() => gate.promise);
     const { lane } = setup(events(100), { sink, maxInFlight: 2 });
     const done = lane.run();
-    await new Promise((r) => setTimeout(r, 30));
+    await until(() => sink.calls.length === 2);
+    await new Promise((r) => setTimeout(r, 20)); // give a wrongly unbounded reader time to go on
     expect(sink.calls).toHaveLength(2);
     // Read: two batches in flight, one open batch, one source chunk at most.
     expect(lane.counters.read).toBeLessThanOrEqual(2 * 2 + 2 + 3);
