@@ -28,6 +28,7 @@ import {
   type FileState,
 } from './identity.ts';
 import { isBlankLine, LineSplitter, type LineEvent } from './lines.ts';
+import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
 
 export type { AuditFilesPosition, FileState } from './identity.ts';
 
@@ -143,20 +144,9 @@ export function createAuditFilesSource(
 
   /** Live files: what the patterns match now. */
   async function listLive(): Promise<string[]> {
-    const found = new Set<string>();
-    for (const pattern of patterns) {
-      if (!GLOB_CHARS.test(pattern)) {
-        const s = await stat(pattern).catch(() => undefined);
-        if (s?.isFile()) found.add(pattern);
-        continue;
-      }
-      for await (const f of glob(pattern)) {
-        const s = await stat(f).catch(() => undefined);
-        if (s?.isFile()) found.add(resolve(f));
-      }
-    }
-    return [...found].sort();
+    return matchPatterns(patterns);
   }
+
 
   /** Rotated generations beside the live files (or beside where a pattern's live file would be), oldest first. */
   async function listGenerations(bases: readonly string[], live: ReadonlySet<string>): Promise<string[]> {

@@ -1,5 +1,5 @@
 // The `jsonl` source: reads JSON-lines files of Connect events or CADF records, resuming at a byte offset.
-import { glob, open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
@@ -9,6 +9,7 @@ import { decodeLine } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
+import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
 
 /** Position after a line: the file, the byte offset just after the line's newline, and its line number. */
 export type JsonlPosition = {
@@ -18,7 +19,6 @@ export type JsonlPosition = {
 };
 
 const READ_SIZE = 1 << 20;
-const GLOB_CHARS = /[*?[\]{}]/;
 const EMPTY = Buffer.alloc(0);
 
 function isJsonlPosition(p: unknown): p is JsonlPosition {
@@ -34,20 +34,9 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
   const handles = new Set<FileHandle>();
 
   async function listFiles(): Promise<string[]> {
-    const found = new Set<string>();
-    for (const pattern of patterns) {
-      if (!GLOB_CHARS.test(pattern)) {
-        const s = await stat(pattern).catch(() => undefined);
-        if (s?.isFile()) found.add(pattern);
-        continue;
-      }
-      for await (const f of glob(pattern)) {
-        const s = await stat(f).catch(() => undefined);
-        if (s?.isFile()) found.add(resolve(f));
-      }
-    }
-    return [...found].sort();
+    return matchPatterns(patterns);
   }
+
 
   const decodeContext = config.service === undefined ? undefined : { service: config.service };
   const decodeText = (text: string) => decodeLine(text, config.format, decodeContext);
