@@ -1,13 +1,8 @@
 // Benchmark: tailing CADF audit files — audit-files source → canonical mapping → discard sink — on 1 million ~450-byte lines.
+import { benchRunner } from './support.ts';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectors } from '../connectors/index.ts';
-import { mappingNames, mappings } from '../mappings/index.ts';
-import { createFileCheckpointStore } from '../src/checkpoint/file-store.ts';
-import { parseConfig } from '../src/config/loader.ts';
-import { silentLogger } from '../src/logging.ts';
-import { Runner, prepareRoute } from '../src/pipeline/runner.ts';
 import { sleepUnlessAborted } from '../src/util/sleep.ts';
 import { cadfLines } from '../test/support/cadf-lines.ts';
 
@@ -19,21 +14,8 @@ try {
   const input = join(dir, 'logs/auth-idp-audit.log');
   for (let i = 0; i < EVENTS; i += 5_000) writeFileSync(input, cadfLines('bench', i, Math.min(5_000, EVENTS - i)), { flag: 'a' });
   const bytes = statSync(input).size;
-  const config = await parseConfig(
-    `sources: { in: { type: audit-files, paths: [logs/*-audit.log], pollInterval: 50ms } }
-sinks: { drop: { type: discard, mapping: canonical } }
-routes: { bench: { from: in, to: [drop], batch: { maxEvents: 1000, maxBytes: 4MiB, maxAge: 1s }, maxInFlight: 4 } }
-checkpoints: { directory: state }
-deadLetter: { directory: state }
-`,
-    join(dir, 'config.yaml'),
-    { registry: connectors, mappingNames },
-  );
-  const logger = silentLogger();
-  const deps = { registry: connectors, mappings, store: createFileCheckpointStore(config.checkpoints.directory), logger };
   const started = process.hrtime.bigint();
-  const route = await prepareRoute(config, 'bench', { mode: { kind: 'live' } }, deps);
-  const runner = new Runner([route], { shutdownTimeoutMs: 10_000, logger });
+  const runner = await benchRunner(dir, '{ type: audit-files, paths: [logs/*-audit.log], pollInterval: 50ms }');
   const running = runner.run();
   // Live mode never ends by itself: stop once every line is delivered.
   const lane = runner.lanes[0]!.lane;

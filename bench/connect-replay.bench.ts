@@ -1,17 +1,12 @@
 // Benchmark: a replay of 1 million Cofide Connect audit events through the engine, over the API (gRPC, SPIFFE mTLS) and straight from PostgreSQL, into the discard sink.
+import { benchRunner } from './support.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectors } from '../connectors/index.ts';
-import { mappingNames, mappings } from '../mappings/index.ts';
-import { createFileCheckpointStore } from '../src/checkpoint/file-store.ts';
-import { parseConfig } from '../src/config/loader.ts';
-import { silentLogger } from '../src/logging.ts';
 import { EVENT_TYPES } from '../src/model/event-types.ts';
 import { formatEpochMicros } from '../src/model/time.ts';
-import { Runner, prepareRoute } from '../src/pipeline/runner.ts';
 import { startConnectServer, tlsFixture } from '../test/support/connect-server.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 
@@ -97,7 +92,7 @@ async function parent(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** One replay of the whole range through the engine (prepareRoute + Runner), in this process. */
+/** One replay of the whole range through the engine (see bench/support.ts), in this process. */
 async function child(task: ChildTask): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'af-bench-connect-'));
   try {
@@ -105,21 +100,8 @@ async function child(task: ChildTask): Promise<number> {
       task.transport === 'api'
         ? `{ type: connect, transport: api, api: { url: "${task.serverUrl}", pageSize: 1000, tls: { caFile: "${tlsFixture('ca.pem')}", certFile: "${tlsFixture('client-1.pem')}", keyFile: "${tlsFixture('client-1.key')}", serverSpiffeId: "spiffe://example.org/connect" } } }`
         : `{ type: connect, transport: postgres, postgres: { connectionString: "${task.databaseUrl}", pageSize: 1000 } }`;
-    const config = parseConfig(
-      `sources: { connect: ${source} }
-sinks: { drop: { type: discard, mapping: canonical } }
-routes: { bench: { from: connect, to: [drop], batch: { maxEvents: 1000, maxBytes: 4MiB, maxAge: 1s }, maxInFlight: 4 } }
-checkpoints: { directory: state }
-deadLetter: { directory: state }
-`,
-      join(dir, 'config.yaml'),
-      { registry: connectors, mappingNames },
-    );
-    const logger = silentLogger();
-    const deps = { registry: connectors, mappings, store: createFileCheckpointStore(config.checkpoints.directory), logger };
     const started = process.hrtime.bigint();
-    const route = await prepareRoute(config, 'bench', { mode: { kind: 'replay', range: { from: task.from, to: task.to } } }, deps);
-    const [summary] = await new Runner([route], { shutdownTimeoutMs: 10_000, logger }).run();
+    const [summary] = await (await benchRunner(dir, source, { kind: 'replay', range: { from: task.from, to: task.to } })).run();
     const secs = Number(process.hrtime.bigint() - started) / 1e9;
     const c = summary!.counters;
     if (summary!.state !== 'finished' || c.delivered !== task.events) {
