@@ -7,6 +7,8 @@ import { discardSinkSchema, type DiscardSinkConfig } from './discard/config.ts';
 import { createDiscardSink } from './discard/sink.ts';
 import { fileSinkSchema, type FileSinkConfig } from './file/config.ts';
 import { createFileSink } from './file/sink.ts';
+import { splunkHecSinkSchema, type SplunkHecSinkConfig } from './splunk-hec/config.ts';
+import { createSplunkHecSink } from './splunk-hec/sink.ts';
 import { jsonlSourceSchema, type JsonlSourceConfig } from './jsonl/config.ts';
 import { createJsonlSource } from './jsonl/source.ts';
 import { stdoutSinkSchema, type StdoutSinkConfig } from './stdout/config.ts';
@@ -28,6 +30,7 @@ const auditFiles: SourceConnector<AuditFilesSourceConfig> = {
 
 const file: SinkConnector<FileSinkConfig> = { type: 'file', schema: fileSinkSchema, create: createFileSink };
 const stdout: SinkConnector<StdoutSinkConfig> = { type: 'stdout', schema: stdoutSinkSchema, create: (n, c) => createStdoutSink(n, c) };
+const splunkHec: SinkConnector<SplunkHecSinkConfig> = { type: 'splunk-hec', schema: splunkHecSinkSchema, create: createSplunkHecSink };
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
 
 export const connectors: ConnectorRegistry = {
@@ -40,5 +43,6 @@ export const connectors: ConnectorRegistry = {
     [file.type, file as unknown as SinkConnector],
     [stdout.type, stdout as unknown as SinkConnector],
     [discard.type, discard as unknown as SinkConnector],
+    [splunkHec.type, splunkHec as unknown as SinkConnector],
   ]),
 };

@@ -14,7 +14,8 @@ import type { ConnectApiConfig } from './config.ts';
 import { EventSchema, type EventType } from './gen/proto/audit/v1alpha1/audit_pb.js';
 import { AuditService, FilterSchema, ListEventsRequestSchema, type Filter } from './gen/proto/connect/audit_service/v1alpha1/audit_service_pb.js';
 import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb.js';
-import { createBearerToken, createClientTls, type ClientTlsState } from './tls.ts';
+import { createRotatingSecret } from '../../src/config/watched-files.ts';
+import { createClientTls, type ClientTlsState } from './tls.ts';
 import type { ConnectEventReader, WindowQuery } from './window.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -120,7 +121,7 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
           keptPrevious: (reason) => logger.warn({ reason }, 'connect source: TLS files changed but cannot be used yet; keeping the previous certificate'),
         },
       );
-  const bearer = createBearerToken(config.token);
+  const bearer = createRotatingSecret(config.token);
   let generation: Generation | undefined;
   let closed = false;
 

@@ -27,7 +27,8 @@ export function registerCheck(program: Command): void {
       }
       for (const [name, sinkConfig] of Object.entries(config.sinks)) {
         const sink = deps.registry.sinks.get(sinkConfig.type)!.create(name, sinkConfig, { logger: deps.logger, baseDir: config.baseDir });
-        const result = await sink.check();
+        const routeOptions = Object.values(config.routes).filter((r) => r.to.includes(name)).map((r) => r.mappingOptions);
+        const result = await sink.check({ routeOptions });
         await sink.close().catch(() => undefined);
         ok &&= result.ok;
         out.write(`sink ${name} (${sinkConfig.type}): ${result.ok ? 'ok' : 'FAILED'}: ${result.detail}\n`);

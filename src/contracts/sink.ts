@@ -23,6 +23,12 @@ export interface CheckResult {
   readonly detail: string;
 }
 
+/** What `check` may use beyond the sink's own configuration. */
+export interface CheckContext {
+  /** The `mappingOptions` of every route that sends to this sink (e.g. the Splunk indexes to probe). */
+  readonly routeOptions: ReadonlyArray<Readonly<Record<string, string>>>;
+}
+
 export interface Sink {
   /** Connector type (`file`). */
   readonly type: string;
@@ -40,7 +46,7 @@ export interface Sink {
    */
   send(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome>;
   /** Tries the destination without sending audit data (connection, credentials). Never throws. */
-  check(): Promise<CheckResult>;
+  check(context?: CheckContext): Promise<CheckResult>;
   /** Finishes what was handed over and releases resources. Idempotent. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startFakeHec } from '../support/fake-hec.ts';
 import { connectEventLines } from '../support/generate.ts';
 import { cli, linesOf, removeTempDirs, standardConfig, tempDir, write } from './cli-helpers.ts';
 
@@ -122,5 +123,35 @@ logging: { level: loud }
     expect(run.stderr).toContain('checkpoint reset --route r1');
     // Nothing was forwarded again.
     expect(linesOf(join(dir, 'out/archive.jsonl'))).toHaveLength(12);
+  });
+
+  it('splunk-hec: the indexes of the routes are probed; a refused one fails the sink, the token never appears', async () => {
+    const fake = await startFakeHec({ tokens: { 'hec-secret-token': { ack: true, indexes: ['audit'] } } });
+    try {
+      const dir = tempDir();
+      write(dir, 'input.jsonl', connectEventLines(0, 3));
+      const config = write(
+        dir,
+        'config.yaml',
+        `sources:
+  src: { type: jsonl, paths: [input.jsonl], format: connect }
+sinks:
+  splunk: { type: splunk-hec, url: "${fake.url}", token: "\${HEC_TOKEN}" }
+routes:
+  denied: { from: src, to: splunk, enabledEvents: [token_exchange], mappingOptions: { index: audit } }
+  others: { from: src, to: splunk, disabledEvents: [token_exchange], mappingOptions: { index: main } }
+checkpoints: { directory: state/checkpoints }
+deadLetter: { directory: state/dead-letter }
+`,
+      );
+      const r = await cli(['check', '-c', config], { env: { HEC_TOKEN: 'hec-secret-token' } });
+      expect(r.code).toBe(1);
+      const line = r.stdout.split('\n').find((l) => l.startsWith('sink splunk '));
+      expect(line).toMatch(/^sink splunk \(splunk-hec\): FAILED: reachable, HEC is healthy; token valid; indexer acknowledgement on; index audit allowed; index not allowed: main/);
+      expect(r.stdout + r.stderr).not.toContain('hec-secret-token');
+      expect(fake.indexedCount()).toBe(0);
+    } finally {
+      await fake.close();
+    }
   });
 });

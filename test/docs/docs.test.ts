@@ -12,9 +12,11 @@ import { connectEvent } from '../support/memory-source.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(resolve(ROOT, p), 'utf8');
 
+/** The keys of a connector schema; a schema with a transform (`withSecret`) is looked through to its object. */
 function keysOf(schema: unknown): string[] {
-  const s = schema as z.ZodObject;
-  return Object.keys(s.shape ?? {});
+  const s = schema as { shape?: Record<string, unknown>; def: { type: string; in?: unknown } };
+  if (s.shape !== undefined) return Object.keys(s.shape);
+  return s.def.type === 'pipe' ? keysOf(s.def.in) : [];
 }
 
 /** The format sections of docs/mappings.md: each mapping's README, headings one level down. */

@@ -26,6 +26,7 @@ import {
 import { PageResponseSchema } from '../../connectors/connect/gen/proto/pagination/v1alpha1/pagination_pb.js';
 import { formatEpochMicros, toEpochMicros } from '../../src/model/time.ts';
 import { DEFAULT_AUDIT_TABLE_DDL } from './postgres.ts';
+import { listenOn } from './listen.ts';
 
 /** The committed TLS fixtures (see test/fixtures/tls/README.md). */
 export const TLS_FIXTURES_DIR = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
@@ -492,14 +493,7 @@ export async function startConnectServer(options: ConnectTestServerOptions): Pro
   let port = options.port ?? 0;
 
   async function start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    port = (server.address() as { port: number }).port;
+    port = await listenOn(server, port, host);
     stopped = false;
   }
 

@@ -1,0 +1,207 @@
+// What a HEC response or a network error means for delivery: the Splunk HEC response → outcome table.
+import type { SendOutcome } from '../../src/contracts/outcome.ts';
+import { parseRetryAfter } from '../../src/delivery/backoff.ts';
+
+/**
+ * What the sink does with an answer:
+ * - `accepted`: HEC took the request (with indexer acknowledgement, delivery waits for the ack);
+ * - `retry`: transient (busy, unhealthy, internal error): the same request may work later;
+ * - `route`: configuration or credentials: the route stops with its position kept;
+ * - `records`: something in the batch is refused: the bad record is found (by `invalid-event-number`, else by
+ *   splitting the batch), dead-lettered, and the rest sent again.
+ */
+export type HecAction = 'accepted' | 'retry' | 'route' | 'records';
+
+export interface HecCodeEntry {
+  readonly http: number;
+  readonly text: string;
+  readonly action: HecAction;
+  /** What a person should do, in the route's stop message. */
+  readonly hint?: string;
+}
+
+/**
+ * HEC status codes. Source: Splunk, "Troubleshoot HTTP Event Collector — Possible error codes"
+ * (https://docs.splunk.com/Documentation/Splunk/latest/Data/TroubleshootHTTPEventCollector#Possible_error_codes),
+ * as collected in ../shared/spec/siem-formats.md §1.6. Codes 21–27 come from HEC-compatible servers, not
+ * from Splunk's page (unconfirmed); their actions follow their HTTP status.
+ */
+export const HEC_CODES: Readonly<Record<number, HecCodeEntry>> = Object.freeze({
+  0: { http: 200, text: 'Success', action: 'accepted' },
+  1: { http: 403, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk' },
+  2: { http: 401, text: 'Token is required', action: 'route', hint: 'set token or tokenFile' },
+  3: { http: 401, text: 'Invalid authorization', action: 'route', hint: 'the token is sent as "Splunk <token>"; check that nothing between rewrites the header' },
+  4: { http: 403, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile' },
+  5: { http: 400, text: 'No data', action: 'records' },
+  6: { http: 400, text: 'Invalid data format', action: 'records' },
+  7: { http: 400, text: 'Incorrect index', action: 'route', hint: "add the index to the token's allowed indexes, or fix the route's mappingOptions.index" },
+  8: { http: 500, text: 'Internal server error', action: 'retry' },
+  9: { http: 503, text: 'Server is busy', action: 'retry' },
+  10: { http: 400, text: 'Data channel is missing', action: 'route', hint: 'a proxy removed the X-Splunk-Request-Channel header' },
+  11: { http: 400, text: 'Invalid data channel', action: 'route', hint: 'a proxy rewrote the X-Splunk-Request-Channel header' },
+  12: { http: 400, text: 'Event field is required', action: 'records' },
+  13: { http: 400, text: 'Event field cannot be blank', action: 'records' },
+  14: { http: 400, text: 'ACK is disabled', action: 'route', hint: 'enable indexer acknowledgement on the token, or set ack.mode to auto or off' },
+  15: { http: 400, text: 'Error in handling indexed fields', action: 'records' },
+  16: { http: 400, text: 'Query string authorization is not enabled', action: 'route', hint: 'send the token in the Authorization header' },
+  17: { http: 200, text: 'HEC is healthy', action: 'accepted' },
+  18: { http: 503, text: 'HEC is unhealthy, queues are full', action: 'retry' },
+  19: { http: 503, text: 'HEC is unhealthy, ack service unavailable', action: 'retry' },
+  20: { http: 503, text: 'HEC is unhealthy, queues are full, ack service unavailable', action: 'retry' },
+  21: { http: 400, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile' },
+  22: { http: 400, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk' },
+  23: { http: 503, text: 'Server is shutting down', action: 'retry' },
+  24: { http: 200, text: 'HEC queue is approaching its capacity limit', action: 'accepted' },
+  25: { http: 200, text: 'HEC ACK is approaching its capacity limit', action: 'accepted' },
+  26: { http: 429, text: 'HEC queue is at capacity', action: 'retry' },
+  27: { http: 429, text: 'HEC ACK channel is at capacity', action: 'retry' },
+});
+
+/** A HEC JSON answer, as far as it could be read. */
+export interface HecReply {
+  readonly status: number;
+  readonly code?: number;
+  readonly text?: string;
+  readonly ackId?: number;
+  /** 0-based index of the first refused envelope of the request. */
+  readonly invalidEventNumber?: number;
+  readonly retryAfter?: string | undefined;
+}
+
+/** Reads HEC's JSON answer; anything else (a proxy's HTML page) gives a reply with only the status. */
+export function parseHecReply(status: number, body: string, retryAfter?: string): HecReply {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { status, retryAfter };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { status, retryAfter };
+  const o = json as Record<string, unknown>;
+  const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+  return {
+    status,
+    code: int(o['code']),
+    text: typeof o['text'] === 'string' ? o['text'] : undefined,
+    ackId: int(o['ackId']),
+    invalidEventNumber: int(o['invalid-event-number']),
+    retryAfter,
+  };
+}
+
+/** `HEC 503 code 9 "Server is busy"`: what the logs and dead letters say about a reply. */
+export function describeReply(reply: HecReply): string {
+  const code = reply.code === undefined ? '' : ` code ${reply.code}`;
+  const text = reply.text ?? (reply.code !== undefined ? HEC_CODES[reply.code]?.text : undefined);
+  return `HEC ${reply.status}${code}${text === undefined ? '' : ` "${text}"`}`;
+}
+
+/** The action for a reply: by HEC code when it is known, else by HTTP status. */
+export function actionOf(reply: HecReply): HecAction {
+  const entry = reply.code === undefined ? undefined : HEC_CODES[reply.code];
+  if (entry !== undefined) return reply.status >= 200 && reply.status < 300 ? 'accepted' : entry.action === 'accepted' ? 'retry' : entry.action;
+  const s = reply.status;
+  if (s >= 200 && s < 300) return 'accepted';
+  // A body over the request limit: split the batch (never send it again as it is).
+  if (s === 413) return 'records';
+  if (s === 408 || s === 429 || s >= 500) return 'retry';
+  // 401/403 from a proxy or a load balancer, 404 (HEC disabled, wrong path), 415 (encoding) and any other
+  // 4xx: sending again will not help, and splitting would only dead-letter good events one by one.
+  return 'route';
+}
+
+/**
+ * The outcome of a refused request. `batchSize` is the number of envelopes sent.
+ * - `records` with `invalid-event-number` inside the batch: that record is rejected and every other one is
+ *   sent again — HEC indexes nothing of a refused request, or (unconfirmed, §1.3) perhaps the records before
+ *   it, so resending them may duplicate but never loses them.
+ * - `records` without it (or a 413): the engine splits the batch to find the record.
+ */
+export function refusedOutcome(reply: HecReply, batchSize: number, nowMs: number): SendOutcome {
+  const reason = describeReply(reply);
+  switch (actionOf(reply)) {
+    case 'retry': {
+      const retryAfterMs = parseRetryAfter(reply.retryAfter, nowMs);
+      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
+    }
+    case 'route': {
+      const hint = (reply.code === undefined ? undefined : HEC_CODES[reply.code]?.hint) ?? hintForStatus(reply.status);
+      return { status: 'rejected', scope: 'sink', reason: hint === undefined ? reason : `${reason}: ${hint}` };
+    }
+    case 'records': {
+      const n = reply.invalidEventNumber;
+      if (reply.status !== 413 && n !== undefined && n < batchSize && batchSize > 1) {
+        const failures = Array.from({ length: batchSize }, (_, index) =>
+          index === n
+            ? { index, status: 'rejected' as const, reason }
+            : { index, status: 'retryable' as const, reason: `sent again: the request was refused because of record ${n} (${reason})` },
+        );
+        return { status: 'partial', failures };
+      }
+      return { status: 'rejected', scope: 'batch', reason: reply.status === 413 ? `${reason}: the request is larger than HEC's max_content_length` : reason };
+    }
+    case 'accepted':
+      throw new TypeError('refusedOutcome called with an accepted reply');
+  }
+}
+
+function hintForStatus(status: number): string | undefined {
+  if (status === 404) return 'no HEC endpoint at this URL and path (is HEC enabled? is path right?)';
+  if (status === 401 || status === 403) return 'refused by the server or a proxy in front of it: check the token';
+  if (status === 415) return 'the server does not accept this Content-Encoding (set gzip: false)';
+  return undefined;
+}
+
+/** How a failure below HTTP reads to a person, and whether it is about TLS. */
+export type NetworkKind = 'unreachable' | 'tls' | 'timeout' | 'connection';
+
+/**
+ * Errors of node:net / node:tls / undici (lib/core/errors.js) by code. All are retryable for a send (the
+ * outcome of a request cut short is unknown: it is sent again, which may duplicate); `check` uses the kind to
+ * tell an unreachable HEC from a TLS failure.
+ */
+export const NETWORK_ERRORS: Readonly<Record<string, NetworkKind>> = Object.freeze({
+  ECONNREFUSED: 'unreachable',
+  ENOTFOUND: 'unreachable',
+  EAI_AGAIN: 'unreachable',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  ETIMEDOUT: 'timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+  ECONNRESET: 'connection',
+  EPIPE: 'connection',
+  UND_ERR_SOCKET: 'connection',
+  UND_ERR_CLOSED: 'connection',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'tls',
+  EPROTO: 'tls',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls',
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls',
+  CERT_HAS_EXPIRED: 'tls',
+  CERT_NOT_YET_VALID: 'tls',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls',
+});
+
+/** The code of an error or of its cause (undici wraps socket errors). */
+export function errorCode(error: unknown): string | undefined {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, i = 0; e !== undefined && e !== null && i < 4; e = e.cause as typeof e, i++) {
+    if (typeof e.code === 'string') return e.code;
+  }
+  return undefined;
+}
+
+export function networkKind(error: unknown): NetworkKind {
+  const code = errorCode(error) ?? '';
+  return NETWORK_ERRORS[code] ?? (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.includes('CERT') ? 'tls' : 'connection');
+}
+
+export function describeNetworkError(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const detail = cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message;
+  return code === undefined || detail.includes(code) ? detail : `${code} ${detail}`;
+}

@@ -1,0 +1,182 @@
+// The `splunk-hec` sink: batches of HEC envelopes to /services/collector/event, delivered once Splunk acknowledges them.
+import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import type { SendOutcome } from '../../src/contracts/outcome.ts';
+import type { CheckContext, CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import { createAckTracker, type AckResult } from './acks.ts';
+import { actionOf, describeNetworkError, describeReply, networkKind, parseHecReply, refusedOutcome, type HecReply } from './classify.ts';
+import type { SplunkHecSinkConfig } from './config.ts';
+import { batchBody, gzipBody } from './encoder.ts';
+import { createHecTransport, type HecRequest } from './transport.ts';
+
+export const ACK_PATH = '/services/collector/ack';
+export const HEALTH_PATH = '/services/collector/health';
+
+export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, context: ConnectorContext): Sink {
+  const { logger } = context;
+  const transport = createHecTransport(config);
+  const ackMode = config.ack.mode;
+  const acks = createAckTracker({
+    pollIntervalMs: config.ack.pollInterval,
+    timeoutMs: config.ack.timeout,
+    maxPending: config.ack.maxPending,
+    idsPerPoll: config.ack.idsPerPoll,
+    query: (body, signal) => transport.request({ method: 'POST', path: ACK_PATH, body, channel: true }, signal),
+    logger,
+    sink: name,
+  });
+  const sends = new Set<Promise<SendOutcome>>();
+  let closing: Promise<void> | undefined;
+  let toldNoAck = false;
+  let toldAckIgnored = false;
+
+  async function sendOnce(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome> {
+    let release: () => void;
+    try {
+      release = ackMode === 'off' ? () => undefined : await acks.acquire(signal);
+    } catch {
+      return { status: 'retryable', reason: 'aborted while waiting for a free ack slot' };
+    }
+    try {
+      const plain = batchBody(batch);
+      const body = config.gzip ? await gzipBody(plain) : plain;
+      const ticket = acks.begin();
+      let reply: HecReply;
+      try {
+        const res = await transport.request({ method: 'POST', path: config.path, body, gzip: config.gzip, channel: true }, signal);
+        reply = parseHecReply(res.status, res.body, res.retryAfter);
+      } catch (error) {
+        ticket.unanswered();
+        if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
+        // HEC may have taken the request before the connection failed: sending again may duplicate.
+        return { status: 'retryable', reason: `no answer from HEC (${describeNetworkError(error)}); the batch is sent again` };
+      }
+      if (actionOf(reply) !== 'accepted') {
+        ticket.answered();
+        return refusedOutcome(reply, batch.records.length, Date.now());
+      }
+      if (reply.ackId === undefined || ackMode === 'off') {
+        ticket.answered();
+        if (reply.ackId !== undefined && !toldAckIgnored) {
+          toldAckIgnored = true;
+          logger.warn(
+            { sink: name },
+            'splunk-hec: ack.mode is off but the token has indexer acknowledgement: Splunk keeps every ack status until it is asked for (and may refuse requests once its ack limits are reached); set ack.mode to auto',
+          );
+        }
+        if (ackMode === 'required') {
+          return {
+            status: 'rejected',
+            scope: 'sink',
+            reason: 'HEC accepted the request without an ackId, but ack.mode is required: enable indexer acknowledgement on the token',
+          };
+        }
+        if (!toldNoAck && ackMode === 'auto') {
+          toldNoAck = true;
+          logger.warn({ sink: name }, 'splunk-hec: the token has no indexer acknowledgement, so HTTP 200 counts as delivered (data HEC loses before indexing is not noticed)');
+        }
+        return { status: 'delivered' };
+      }
+      return outcomeOfAck(await ticket.accepted(reply.ackId, signal));
+    } finally {
+      release();
+    }
+  }
+
+  function outcomeOfAck(result: AckResult): SendOutcome {
+    switch (result.kind) {
+      case 'acked':
+        return { status: 'delivered' };
+      case 'timeout':
+      case 'lost':
+        return { status: 'retryable', reason: result.reason };
+      case 'disabled':
+        return { status: 'rejected', scope: 'sink', reason: result.reason };
+      case 'aborted':
+        return { status: 'retryable', reason: 'aborted while waiting for the indexer acknowledgement' };
+    }
+  }
+
+  /** One request for `check`: the reply, or the network failure in words a person can act on. */
+  async function probe(request: HecRequest): Promise<{ reply: HecReply } | { failure: string }> {
+    try {
+      const res = await transport.request(request, AbortSignal.timeout(config.timeout));
+      return { reply: parseHecReply(res.status, res.body, res.retryAfter) };
+    } catch (error) {
+      const kind = (error as Error).name === 'TimeoutError' ? 'no-answer' : networkKind(error);
+      const words = kind === 'tls' ? 'TLS failure' : kind === 'timeout' ? 'unreachable (timed out)' : kind === 'no-answer' ? `no answer within ${config.timeout} ms` : 'unreachable';
+      return { failure: `${words}: ${describeNetworkError(error)}` };
+    }
+  }
+
+  const isTokenCode = (reply: HecReply): boolean =>
+    reply.status === 401 || reply.status === 403 || (reply.code !== undefined && [1, 2, 3, 4, 21, 22].includes(reply.code));
+
+  async function check(context?: CheckContext): Promise<CheckResult> {
+    const parts: string[] = [];
+    let ok = true;
+    const fail = (detail: string) => {
+      ok = false;
+      parts.push(detail);
+    };
+    const health = await probe({ method: 'GET', path: HEALTH_PATH });
+    if ('failure' in health) return { ok: false, detail: health.failure };
+    if (health.reply.status === 200) parts.push('reachable, HEC is healthy');
+    else if (health.reply.status === 404) return { ok: false, detail: `no HEC at ${config.url} (${describeReply(health.reply)}): is HEC enabled, on this port?` };
+    else if (isTokenCode(health.reply)) return { ok: false, detail: `bad token: ${describeReply(health.reply)}` };
+    else fail(`reachable, but HEC is not healthy: ${describeReply(health.reply)}`);
+
+    // A request without data: HEC checks the token and answers "No data" (code 5) when it is good.
+    const dry = await probe({ method: 'POST', path: config.path, body: '', channel: true });
+    if ('failure' in dry) return { ok: false, detail: [...parts, dry.failure].join('; ') };
+    if (isTokenCode(dry.reply)) return { ok: false, detail: [...parts, `bad token: ${describeReply(dry.reply)}`].join('; ') };
+    if (dry.reply.status === 404) return { ok: false, detail: [...parts, `no HEC endpoint at path ${config.path} (${describeReply(dry.reply)})`].join('; ') };
+    if (dry.reply.code === 5 || (dry.reply.status >= 200 && dry.reply.status < 300)) parts.push('token valid');
+    else fail(`dry send: ${describeReply(dry.reply)}`);
+
+    if (ackMode !== 'off') {
+      const ack = await probe({ method: 'POST', path: ACK_PATH, body: '{"acks":[0]}', channel: true });
+      if ('failure' in ack) fail(`ack query: ${ack.failure}`);
+      else if (ack.reply.status === 200) parts.push('indexer acknowledgement on');
+      else if (ack.reply.code === 14) {
+        if (ackMode === 'required') fail('ack disabled on this token, but ack.mode is required');
+        else parts.push('ack disabled on this token (HTTP 200 counts as delivered; set ack.mode: required to insist)');
+      } else {
+        // A channel Splunk has not seen yet may be refused (code 11) on some versions: not a verdict on the token.
+        parts.push(`indexer acknowledgement not determined (ack query answered ${describeReply(ack.reply)})`);
+      }
+    }
+
+    // An envelope with a blank event is never indexed; HEC refuses its index first when the token may not
+    // write there (code 7, "Incorrect index"), else the blank event (code 13). Order observed on HEC-compatible
+    // servers; not documented by Splunk.
+    const indexes = [...new Set((context?.routeOptions ?? []).flatMap((o) => (o['index'] === undefined ? [] : [o['index']])))];
+    for (const index of indexes) {
+      const res = await probe({ method: 'POST', path: config.path, body: JSON.stringify({ index, event: '' }), channel: true });
+      if ('failure' in res) fail(`index ${index}: ${res.failure}`);
+      else if (res.reply.code === 7) fail(`index not allowed: ${index} (${describeReply(res.reply)}): add it to the token's allowed indexes`);
+      else if (res.reply.code === 13 || res.reply.code === 12) parts.push(`index ${index} allowed`);
+      else fail(`index ${index}: unexpected ${describeReply(res.reply)}`);
+    }
+    return { ok, detail: parts.join('; ') };
+  }
+
+  return {
+    type: 'splunk-hec',
+    name,
+    send(batch, signal) {
+      const p = sendOnce(batch, signal);
+      sends.add(p);
+      void p.finally(() => sends.delete(p));
+      return p;
+    },
+    check: (ctx) => check(ctx).catch((error: unknown) => ({ ok: false, detail: `check failed: ${(error as Error).message}` })),
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled([...sends]);
+        acks.close();
+        await transport.close();
+      })();
+      return closing;
+    },
+  };
+}
