@@ -62,6 +62,9 @@ export function parseConfig(text: string, configPath: string, deps: LoadDeps): F
   return result.config;
 }
 
+const MAX_SYNTAX_ERRORS = 3;
+const UNQUOTED_VARIABLE_HINT = ' (inside { … } a ${VAR} must be quoted: "${VAR}")';
+
 /** The YAML document as plain data; syntax errors are reported by line and column, without the source text. */
 function parseYaml(text: string, file: string): unknown {
   const lineCounter = new LineCounter();
@@ -69,10 +72,13 @@ function parseYaml(text: string, file: string): unknown {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
   const problems: YAMLError[] = [...doc.errors, ...doc.warnings];
   if (problems.length > 0) {
-    const lines = problems.map((e) => {
+    // One mistake makes the parser stumble over every token after it: the first few say where it is.
+    const lines = problems.slice(0, MAX_SYNTAX_ERRORS).map((e) => {
       const { line, col } = lineCounter.linePos(e.pos[0]);
-      return `line ${line}, column ${col}: ${firstLine(e.message)}`;
+      const hint = e.code === 'UNEXPECTED_TOKEN' && text.slice(e.pos[0] - 1, e.pos[0] + 1) === '${' ? UNQUOTED_VARIABLE_HINT : '';
+      return `line ${line}, column ${col}: ${firstLine(e.message)}${hint}`;
     });
+    if (problems.length > MAX_SYNTAX_ERRORS) lines.push(`… and ${problems.length - MAX_SYNTAX_ERRORS} more syntax errors after these, most likely caused by the first`);
     throw new ConfigInvalidError(file, lines);
   }
   if (doc.contents === null) throw new ConfigInvalidError(file, ['the file is empty (expected a mapping with sources, sinks and routes)']);

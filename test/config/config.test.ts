@@ -274,6 +274,13 @@ describe('loadConfig', () => {
     expect(errors.join('\n')).not.toContain('s3cr3t');
   });
 
+  it('one YAML mistake gives its first errors, not one per token after it, and an unquoted ${VAR} in { } is explained', () => {
+    const errors = errorsOf('sources:\n  a: { type: jsonl, token: ${TOKEN} }\nsinks:\n  b: { type: file, path: x }\nroutes:\n  r: { from: a, to: b }\n');
+    expect(errors).toHaveLength(4);
+    expect(errors[0]).toMatch(/^line 2, column 29: .*must be quoted: "\$\{VAR\}"/);
+    expect(errors[3]).toMatch(/^… and \d+ more syntax errors/);
+  });
+
   it('relative paths resolve against the directory of the file, not the working directory', async () => {
     const dir = join(tmp, 'nested');
     const { mkdirSync } = await import('node:fs');
