@@ -75,6 +75,12 @@ interface Tracked {
   readonly context: DecodeContext | undefined;
   /** Size when a replay opened it: a replay reads no further. */
   readonly size: number;
+  /**
+   * Set while a live file's first bytes hold no complete line (see `provisional`): the generations of its
+   * log (`dev:ino`) that existed then. One that appears later and starts with the same bytes is the copy of
+   * a copytruncate that happened before the content could be told apart.
+   */
+  provisionalSince?: Set<string>;
 }
 
 function ioError(name: string, what: string, e: unknown): ForwarderError {
@@ -290,8 +296,9 @@ export function createAuditFilesSource(
         const s = await fh.stat();
         let fp = start.fp;
         let fpLength = start.fpLength;
+        let prefix: Buffer | undefined;
         if (fp === undefined || fpLength === undefined) {
-          const prefix = c.gz ? await gzipPrefix(fh, config.fingerprintBytes) : await plainPrefix(fh, config.fingerprintBytes);
+          prefix = c.gz ? await gzipPrefix(fh, config.fingerprintBytes) : await plainPrefix(fh, config.fingerprintBytes);
           fp = fingerprint(prefix);
           fpLength = prefix.length;
         }
@@ -315,19 +322,77 @@ export function createAuditFilesSource(
           size: s.size,
         };
         t.state = stateOf(t, start.offset, start.line);
+        if (prefix !== undefined) await settleIdentity(t, prefix);
         tracked.add(t);
         counters.files_opened_total++;
         return t;
       }
 
-      /** Extends a fingerprint that covers less than `fingerprintBytes` once the file has grown (first bytes unchanged). */
-      async function growFingerprint(t: Tracked): Promise<void> {
-        if (t.gz || t.fpLength >= config.fingerprintBytes) return;
+      /**
+       * Extends a fingerprint that covers less than `fingerprintBytes` once the file has grown (first bytes
+       * unchanged). With `chunk` (bytes just read, not yet given to the splitter), also checks that the part of
+       * them inside the file's first bytes is what the file holds there. False when the file no longer starts
+       * as fingerprinted, or the chunk disagrees: it was rewritten under the reader.
+       */
+      async function growFingerprint(t: Tracked, chunk?: Buffer): Promise<boolean> {
+        if (t.gz || t.fpLength >= config.fingerprintBytes) return true;
         const prefix = await plainPrefix(t.fh, config.fingerprintBytes);
-        if (prefix.length <= t.fpLength || fingerprint(prefix.subarray(0, t.fpLength)) !== t.fp) return;
+        if (prefix.length < t.fpLength || fingerprint(prefix.subarray(0, t.fpLength)) !== t.fp) return false;
+        if (chunk !== undefined) {
+          const start = t.splitter.offset;
+          const end = Math.min(prefix.length, start + chunk.length);
+          if (start < end && !prefix.subarray(start, end).equals(chunk.subarray(0, end - start))) return false;
+        }
+        if (prefix.length === t.fpLength) return true;
         t.fp = fingerprint(prefix);
         t.fpLength = prefix.length;
         t.state = { ...t.state, fp: t.fp, fpLength: t.fpLength };
+        if (t.provisionalSince !== undefined && !provisional(prefix)) t.provisionalSince = undefined;
+        return true;
+      }
+
+      /**
+       * True while a live file's first bytes are not yet an identity: no complete line and fewer than
+       * `fingerprintBytes` (every CADF line starts alike, `{"id":"…`, so part of a first line matches the next
+       * content too).
+       */
+      const provisional = (prefix: Buffer): boolean => prefix.length < config.fingerprintBytes && !prefix.includes(0x0a);
+
+      async function generationIds(t: Tracked): Promise<Set<string>> {
+        const ids = new Set<string>();
+        for (const path of await listGenerations([t.path], new Set())) {
+          const g = await stat(path).catch(() => undefined);
+          if (g !== undefined) ids.add(`${g.dev}:${g.ino}`);
+        }
+        return ids;
+      }
+
+      /** Marks `t` provisional (or not) from its first bytes. */
+      async function settleIdentity(t: Tracked, prefix: Buffer): Promise<void> {
+        if (replay || !t.live || t.gz || !provisional(prefix)) t.provisionalSince = undefined;
+        else t.provisionalSince ??= await generationIds(t);
+      }
+
+      /**
+       * For a provisional file: whether a generation that appeared since starts with the bytes it had, i.e. the
+       * file was copied and truncated (copytruncate) before its first line was complete here.
+       */
+      async function copiedWhileProvisional(t: Tracked): Promise<boolean> {
+        const before = t.provisionalSince;
+        if (before === undefined) return false;
+        for (const path of await listGenerations([t.path], new Set())) {
+          if (path.endsWith('.gz')) continue;
+          const fh = await openQuietly(path);
+          if (fh === undefined) continue;
+          try {
+            const g = await fh.stat();
+            if (before.has(`${g.dev}:${g.ino}`) || findTracked(g.dev, g.ino) !== undefined) continue;
+            if (await sameContent(t, (n) => plainPrefix(fh, n))) return true;
+          } finally {
+            await fh.close().catch(() => undefined);
+          }
+        }
+        return false;
       }
 
       function recordOf(t: Tracked, ev: LineEvent, line: number, others: FileState[]): SourceRecord | undefined {
@@ -380,6 +445,18 @@ export function createAuditFilesSource(
           await restartTruncated(t);
           return [];
         }
+        if (t.provisionalSince !== undefined && (await copiedWhileProvisional(t))) {
+          await restartTruncated(t);
+          return [];
+        }
+        // No position may pass bytes its fingerprint does not cover: a fingerprint of the few bytes a file held
+        // when first seen (`{"id":"` is how every line starts) would also match the content written after a
+        // copytruncate, and a restart would skip that many bytes of it. So the fingerprint grows first, and the
+        // bytes of this chunk inside it must be the file's.
+        if (!t.gz && t.fpLength < config.fingerprintBytes && !(await growFingerprint(t, bytes)) && !replay && t.live) {
+          await restartTruncated(t);
+          return [];
+        }
         const others = othersOf(t);
         const records: SourceRecord[] = [];
         let line = t.line;
@@ -389,7 +466,6 @@ export function createAuditFilesSource(
           if (r !== undefined) records.push(r);
         });
         t.line = line;
-        if (t.fpLength < config.fingerprintBytes) await growFingerprint(t);
         t.state = stateOf(t, t.splitter.lineOffset, line);
         return records;
       }
@@ -463,6 +539,7 @@ export function createAuditFilesSource(
           const oldest = oldestKnown.get(g.base);
           return oldest !== undefined ? g.age > oldest : lostLogs.has(g.base);
         };
+        const resumed: Array<{ path: string; from: number; as: string }> = [];
         for (let i = 0; i < candidates.length; i++) {
           const c = candidates[i]!;
           const fh = handles[i]!;
@@ -477,15 +554,18 @@ export function createAuditFilesSource(
             }
             if (c.path !== s.path) counters.rotations_total++;
             if (!c.live) counters.rotated_generations_read_total++;
+            resumed.push({ path: c.path, from: start.offset, as: s.path });
             await track(fh, c, start, service);
           } else if (c.live || replay || newerThanKnown(c)) {
             if (!c.live) counters.rotated_generations_read_total++;
+            resumed.push({ path: c.path, from: 0, as: c.live ? 'new file' : 'generation written since' });
             await track(fh, c, { offset: 0, line: 0 }, service);
           } else {
             // An older generation the position does not know: it predates what was read (see README).
             await fh.close().catch(() => undefined);
           }
         }
+        if (states.length > 0) logger.info({ files: resumed }, 'audit files resumed from the checkpoint');
         const lost = states.filter((s) => !found.has(s));
         if (lost.length > 0) {
           logger.info({ files: lost.map((s) => ({ path: s.path, offset: s.offset })) }, 'files of the checkpoint are no longer on disk; any part of them not yet read cannot be read');
@@ -494,13 +574,17 @@ export function createAuditFilesSource(
 
       /** After a truncation: the rotated copy of what the file held (copytruncate), read from where reading was. */
       async function readCopyOf(t: Tracked, old: FileState): Promise<boolean> {
-        if (!config.readRotated || old.fpLength === 0) return false;
+        // A provisional file's first bytes (maybe none) match older generations too: only one that appeared
+        // since it was first seen can be its copy.
+        const before = t.provisionalSince;
+        if (!config.readRotated || (old.fpLength === 0 && before === undefined)) return false;
         for (const path of await listGenerations([t.path], new Set())) {
           const fh = await openQuietly(path);
           if (fh === undefined) continue;
           const s = await fh.stat();
           const gz = path.endsWith('.gz');
-          if (findTracked(s.dev, s.ino) === undefined && (await sameContent(old, (n) => (gz ? gzipPrefix(fh, n) : plainPrefix(fh, n))))) {
+          const fresh = before === undefined || !before.has(`${s.dev}:${s.ino}`);
+          if (fresh && findTracked(s.dev, s.ino) === undefined && (await sameContent(old, (n) => (gz ? gzipPrefix(fh, n) : plainPrefix(fh, n))))) {
             counters.rotated_generations_read_total++;
             await track(fh, { path, dev: s.dev, ino: s.ino, gz, live: false }, old, t.context);
             return true;
@@ -512,7 +596,7 @@ export function createAuditFilesSource(
 
       async function checkTruncation(t: Tracked): Promise<void> {
         const s = await t.fh.stat();
-        const truncated = s.size < t.splitter.offset || !(await sameContent(t, (n) => plainPrefix(t.fh, n)));
+        const truncated = s.size < t.splitter.offset || !(await sameContent(t, (n) => plainPrefix(t.fh, n))) || (await copiedWhileProvisional(t));
         if (truncated) await restartTruncated(t);
         else await growFingerprint(t);
       }
@@ -535,6 +619,8 @@ export function createAuditFilesSource(
         t.fpLength = prefix.length;
         t.state = stateOf(t, 0, 0);
         t.eof = false;
+        t.provisionalSince = undefined;
+        await settleIdentity(t, prefix);
       }
 
       async function updateWatchers(): Promise<void> {

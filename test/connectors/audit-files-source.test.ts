@@ -466,6 +466,59 @@ describe('rotated generations after a stop', () => {
     expect(new Set(ids(await tail.stop()))).toEqual(new Set(range(4, 4)));
   });
 
+  it('a file first seen holding part of a line: its positions still identify it, so a copytruncate while stopped loses nothing', async () => {
+    // Every line starts alike (`{"id":"e-`): a fingerprint of the few bytes written when the file was first
+    // seen would match any later content, and the restart would skip that many bytes of the new file.
+    const dir = await freshDir();
+    const file = path.join(dir, 'a-audit.log');
+    const first = cadf(1);
+    await writeFile(file, first.slice(0, 8));
+    const tail = new Tail(auditFiles(dir, [file]));
+    await new Promise((r) => setTimeout(r, 100)); // the source has opened the file and fingerprinted 8 bytes
+    await appendFile(file, first.slice(8) + lines(2, 4));
+    await tail.waitFor(5);
+    const records = await tail.stop();
+    const position = records[4]!.position;
+    expect((position as AuditFilesPosition).file.fpLength).toBeGreaterThanOrEqual(Math.min(1024, (position as AuditFilesPosition).file.offset));
+    // Rotated by copytruncate while stopped; the service wrote more than was read before the restart.
+    await copyFile(file, `${file}.1`);
+    await writeFile(file, lines(6, 8));
+    const again = new Tail(auditFiles(dir, [file]), position);
+    await again.waitFor(8);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ids(await again.stop())).toEqual(range(6, 8));
+  });
+
+  it('copytruncate of a file first seen with part of a line, while the reader is held back: its copy is read', async () => {
+    // The source is pulled, so a slow sink holds it back; meanwhile the file gets its lines and is rotated.
+    const dir = await freshDir();
+    const other = path.join(dir, 'other-audit.log');
+    const file = path.join(dir, 'p-audit.log');
+    await writeFile(other, lines(1000, 300));
+    const first = cadf(1);
+    await writeFile(file, first.slice(0, 8));
+    const controller = new AbortController();
+    const iterator = auditFiles(dir, [path.join(dir, '*-audit.log')])
+      .read(undefined, { signal: controller.signal })
+      [Symbol.asyncIterator]();
+    const got: SourceRecord[] = [];
+    const chunk = await iterator.next();
+    got.push(...(chunk.value as SourceRecord[]));
+    await appendFile(file, first.slice(8) + lines(2, 4));
+    await copyFile(file, `${file}.1`);
+    await truncate(file, 0);
+    await appendFile(file, lines(6, 5));
+    const expected = new Set([...range(1000, 300), ...range(1, 10)]);
+    while (![...expected].every((id) => got.some((r) => idOf(r) === id))) {
+      const next = await Promise.race([iterator.next(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000))]);
+      if (next === undefined) break;
+      got.push(...(next.value as SourceRecord[]));
+    }
+    controller.abort();
+    await iterator.return?.();
+    expect(range(1, 10).filter((id) => !got.some((r) => idOf(r) === id))).toEqual([]);
+  });
+
   it('does not read generations with readRotated: false', async () => {
     const dir = await freshDir();
     const file = path.join(dir, 'a-audit.log');
