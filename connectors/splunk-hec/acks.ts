@@ -111,8 +111,8 @@ export function createAckTracker(options: AckTrackerOptions): AckTracker {
     }, options.pollIntervalMs);
   }
 
-  function expire(): void {
-    const t = now();
+  /** Ends the waits whose deadline had passed at `t` and that are still pending. */
+  function expire(t: number): void {
     for (const p of pending.values()) {
       if (p.deadline > t) continue;
       pending.delete(p.id);
@@ -125,7 +125,16 @@ export function createAckTracker(options: AckTrackerOptions): AckTracker {
   }
 
   async function poll(): Promise<void> {
-    expire();
+    // Deadlines are checked after asking, so a sender held up (CPU, GC) does not resend what is acked by now.
+    const asOf = now();
+    try {
+      await queryAll();
+    } finally {
+      expire(asOf);
+    }
+  }
+
+  async function queryAll(): Promise<void> {
     const ids = [...pending.keys()];
     for (let i = 0; i < ids.length && !stop.signal.aborted; i += options.idsPerPoll) {
       const asked = ids.slice(i, i + options.idsPerPoll);
