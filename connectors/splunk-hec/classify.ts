@@ -99,9 +99,13 @@ export function describeReply(reply: HecReply): string {
 /** The action for a reply: by HEC code when it is known, else by HTTP status. */
 export function actionOf(reply: HecReply): HecAction {
   const entry = reply.code === undefined ? undefined : HEC_CODES[reply.code];
-  if (entry !== undefined) return reply.status >= 200 && reply.status < 300 ? 'accepted' : entry.action === 'accepted' ? 'retry' : entry.action;
+  const ok = reply.status >= 200 && reply.status < 300;
+  // The code says what happened; a success code on an error status is not a success.
+  if (entry !== undefined) return !ok && entry.action === 'accepted' ? 'retry' : entry.action;
   const s = reply.status;
-  if (s >= 200 && s < 300) return 'accepted';
+  // A 2xx that is not HEC's JSON answer (a web server or a proxy page at this URL) never counts as delivered:
+  // taking it for one would drop every batch without a trace.
+  if (ok) return 'route';
   // A body over the request limit: split the batch (never send it again as it is).
   if (s === 413) return 'records';
   if (s === 408 || s === 429 || s >= 500) return 'retry';
@@ -146,6 +150,7 @@ export function refusedOutcome(reply: HecReply, batchSize: number, nowMs: number
 }
 
 function hintForStatus(status: number): string | undefined {
+  if (status >= 200 && status < 300) return 'a success without HEC\'s answer ({"text":"Success","code":0}): is url a Splunk HEC endpoint?';
   if (status === 404) return 'no HEC endpoint at this URL and path (is HEC enabled? is path right?)';
   if (status === 401 || status === 403) return 'refused by the server or a proxy in front of it: check the token';
   if (status === 415) return 'the server does not accept this Content-Encoding (set gzip: false)';

@@ -120,7 +120,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
     };
     const health = await probe({ method: 'GET', path: HEALTH_PATH });
     if ('failure' in health) return { ok: false, detail: health.failure };
-    if (health.reply.status === 200) parts.push('reachable, HEC is healthy');
+    if (health.reply.status === 200) parts.push(health.reply.code === 17 ? 'reachable, HEC is healthy' : `reachable (health: ${describeReply(health.reply)})`);
     else if (health.reply.status === 404) return { ok: false, detail: `no HEC at ${config.url} (${describeReply(health.reply)}): is HEC enabled, on this port?` };
     else if (isTokenCode(health.reply)) return { ok: false, detail: `bad token: ${describeReply(health.reply)}` };
     else fail(`reachable, but HEC is not healthy: ${describeReply(health.reply)}`);
@@ -130,7 +130,8 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
     if ('failure' in dry) return { ok: false, detail: [...parts, dry.failure].join('; ') };
     if (isTokenCode(dry.reply)) return { ok: false, detail: [...parts, `bad token: ${describeReply(dry.reply)}`].join('; ') };
     if (dry.reply.status === 404) return { ok: false, detail: [...parts, `no HEC endpoint at path ${config.path} (${describeReply(dry.reply)})`].join('; ') };
-    if (dry.reply.code === 5 || (dry.reply.status >= 200 && dry.reply.status < 300)) parts.push('token valid');
+    if (dry.reply.code === 5 || (dry.reply.code === 0 && dry.reply.status === 200)) parts.push('token valid');
+    else if (dry.reply.code === undefined) fail(`dry send: ${describeReply(dry.reply)} is not HEC's answer: is url a Splunk HEC endpoint?`);
     else fail(`dry send: ${describeReply(dry.reply)}`);
 
     if (ackMode !== 'off') {

@@ -218,6 +218,13 @@ describe('splunk-hec sink', () => {
     expect(f.eventIds()).toEqual(b.records.map((r) => r.eventId));
   });
 
+  it('a 200 that is not HEC\'s answer (a web page) is never taken as delivered: the route stops', async () => {
+    const f = await fake({ tokens: { 'test-token': {} } });
+    const s = sink(f.url);
+    f.failNext(1, 200, { welcome: 'to nginx' });
+    expect(await s.send(batch(1, 1), never)).toMatchObject({ status: 'rejected', scope: 'sink', reason: expect.stringContaining('is url a Splunk HEC endpoint') });
+  });
+
   it('a URL where HEC is not (404) stops the route with a hint', async () => {
     const f = await fake();
     const s = sink(f.url, { path: '/services/collector/nope' });
@@ -331,6 +338,12 @@ describe('splunk-hec sink', () => {
       const f = await fake({ tokens: { 'test-token': {} } });
       expect(await sink(f.url, { ack: { mode: 'required' } }).check()).toMatchObject({ ok: false, detail: expect.stringContaining('ack disabled') });
       expect(await sink(f.url).check()).toMatchObject({ ok: true, detail: expect.stringContaining('ack disabled on this token') });
+    });
+
+    it('a server that answers 200 but not as HEC does is not taken for HEC', async () => {
+      const f = await fake();
+      f.failNext(1, 200, { welcome: 'to nginx' });
+      expect(await sink(f.url).check()).toMatchObject({ ok: false, detail: expect.stringContaining("is not HEC's answer") });
     });
 
     it('HEC unhealthy (queues full) is reported as not ok', async () => {
