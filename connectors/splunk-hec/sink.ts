@@ -6,7 +6,7 @@ import { createAckTracker, type AckResult } from './acks.ts';
 import { actionOf, describeNetworkError, describeReply, networkKind, parseHecReply, refusedOutcome, type HecReply } from './classify.ts';
 import type { SplunkHecSinkConfig } from './config.ts';
 import { batchBody, gzipBody } from './encoder.ts';
-import { createHecTransport, type HecRequest } from './transport.ts';
+import { createHecTransport, HecTokenError, type HecRequest } from './transport.ts';
 
 export const ACK_PATH = '/services/collector/ack';
 export const HEALTH_PATH = '/services/collector/health';
@@ -47,6 +47,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       } catch (error) {
         ticket.unanswered();
         if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
+        if (error instanceof HecTokenError) return { status: 'rejected', scope: 'sink', reason: error.message };
         // HEC may have taken the request before the connection failed: sending again may duplicate.
         return { status: 'retryable', reason: `no answer from HEC (${describeNetworkError(error)}); the batch is sent again` };
       }
@@ -102,6 +103,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       const res = await transport.request(request, AbortSignal.timeout(config.timeout));
       return { reply: parseHecReply(res.status, res.body, res.retryAfter) };
     } catch (error) {
+      if (error instanceof HecTokenError) return { failure: `bad token: ${error.message}` };
       const kind = (error as Error).name === 'TimeoutError' ? 'no-answer' : networkKind(error);
       const words = kind === 'tls' ? 'TLS failure' : kind === 'timeout' ? 'unreachable (timed out)' : kind === 'no-answer' ? `no answer within ${config.timeout} ms` : 'unreachable';
       return { failure: `${words}: ${describeNetworkError(error)}` };

@@ -23,6 +23,15 @@ export interface HecRequest {
   readonly channel?: boolean;
 }
 
+/** The configured token cannot be sent (control characters): the route cannot work until it is fixed. */
+export class HecTokenError extends Error {
+  readonly code = 'ERR_HEC_TOKEN';
+  constructor() {
+    super('the HEC token contains a control character (a line break?): fix token / tokenFile');
+    this.name = 'HecTokenError';
+  }
+}
+
 export interface HecTransport {
   /** The channel (`X-Splunk-Request-Channel`) of this sink instance: a random GUID. */
   readonly channel: string;
@@ -96,7 +105,11 @@ export function createHecTransport(config: SplunkHecSinkConfig): HecTransport {
     async request(req, signal) {
       if (closed) throw new Error('the Splunk HEC sink is closed');
       const p = await currentPool();
-      const headers: Record<string, string> = { authorization: `Splunk ${(await token.current()) ?? ''}`, 'user-agent': 'audit-forwarder' };
+      const secret = (await token.current()) ?? '';
+      // A token with a line break or another control character (an env var set from a file with CRLF) cannot
+      // be sent in a header; said plainly, without the value.
+      if (/[\u0000-\u001f\u007f]/.test(secret)) throw new HecTokenError();
+      const headers: Record<string, string> = { authorization: `Splunk ${secret}`, 'user-agent': 'audit-forwarder' };
       if (req.channel === true) headers['x-splunk-request-channel'] = channel;
       if (req.body !== undefined) headers['content-type'] = 'application/json';
       if (req.gzip === true) headers['content-encoding'] = 'gzip';

@@ -252,6 +252,9 @@ describe('splunk-hec sink', () => {
     await writeFile(file, 'new-token\n');
     await expect.poll(async () => (await s.send(batch(2, 1), never)).status).toBe('delivered');
     await expect.poll(() => f.requests().at(-1)?.authorization ?? '').toBe('Splunk new-token');
+    await writeFile(file, 'new-token\r\nsecond line\n');
+    await expect.poll(async () => s.send(batch(4, 1), never)).toMatchObject({ status: 'rejected', scope: 'sink', reason: expect.stringContaining('control character') });
+    expect(await s.check()).toMatchObject({ ok: false, detail: expect.stringContaining('bad token') });
     const bad = createSplunkHecSink('hec', hecConfig(f.url, { token: 'secret-value-1234' }), context);
     sinks.push(bad);
     const refused = await bad.send(batch(3, 1), never);
