@@ -1,7 +1,7 @@
 // Benchmark: the engine alone — jsonl source → canonical mapping → discard sink — on 1 million synthetic events.
-import { benchRunner } from './support.ts';
+import { benchRunner, machine } from './support.ts';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectEventLines } from '../test/support/generate.ts';
 
@@ -20,7 +20,7 @@ try {
   console.log(
     `engine jsonl→canonical→discard: ${EVENTS} events, ${(bytes / 1e6).toFixed(0)} MB in ${secs.toFixed(2)} s: ` +
       `${Math.round(EVENTS / secs)} events/s, ${(bytes / 1e6 / secs).toFixed(1)} MB/s, peak RSS ${rssMb.toFixed(0)} MB ` +
-      `(node ${process.version}, ${cpus().length}× ${cpus()[0]?.model.trim()})`,
+      `(${machine()})`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

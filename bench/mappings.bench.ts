@@ -1,5 +1,5 @@
 // Benchmark: each registered mapping on 1 million events (10,000 distinct synthetic Connect events, mapped 100 times each).
-import { cpus } from 'node:os';
+import { machine } from './support.ts';
 import { mappings } from '../mappings/index.ts';
 import type { AuditEvent } from '../src/model/audit-event.ts';
 import { decodeRecord } from '../src/model/decode.ts';
@@ -28,6 +28,6 @@ for (const mapping of mappings.values()) {
   console.log(
     `mapping ${mapping.name.padEnd(10)} ${TOTAL} events in ${secs.toFixed(2)} s: ${Math.round(TOTAL / secs)} events/s, ` +
       `${(bytes / 1e6 / secs).toFixed(1)} MB/s out (${Math.round(bytes / TOTAL)} B/record), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB ` +
-      `(node ${process.version}, ${cpus()[0]?.model.trim()})`,
+      `(${machine()})`,
   );
 }

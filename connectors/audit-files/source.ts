@@ -83,6 +83,12 @@ interface Tracked {
   provisionalSince?: Set<string>;
 }
 
+/** A rotated copy of a tracked file, opened. */
+interface FoundCopy {
+  readonly fh: FileHandle;
+  readonly candidate: FileCandidate;
+}
+
 function ioError(name: string, what: string, e: unknown): ForwarderError {
   const message = e instanceof Error ? e.message : String(e);
   return new ForwarderError('FWD_SOURCE_IO', `source ${name}: ${what}: ${message}`, { stage: 'source', disposition: 'retryable', cause: e });
@@ -367,32 +373,9 @@ export function createAuditFilesSource(
         return ids;
       }
 
-      /** Marks `t` provisional (or not) from its first bytes. */
+      /** Marks `t` provisional (or not) from its first bytes: the generations of its log that exist now. */
       async function settleIdentity(t: Tracked, prefix: Buffer): Promise<void> {
-        if (replay || !t.live || t.gz || !provisional(prefix)) t.provisionalSince = undefined;
-        else t.provisionalSince ??= await generationIds(t);
-      }
-
-      /**
-       * For a provisional file: whether a generation that appeared since starts with the bytes it had, i.e. the
-       * file was copied and truncated (copytruncate) before its first line was complete here.
-       */
-      async function copiedWhileProvisional(t: Tracked): Promise<boolean> {
-        const before = t.provisionalSince;
-        if (before === undefined) return false;
-        for (const path of await listGenerations([t.path], new Set())) {
-          if (path.endsWith('.gz')) continue;
-          const fh = await openQuietly(path);
-          if (fh === undefined) continue;
-          try {
-            const g = await fh.stat();
-            if (before.has(`${g.dev}:${g.ino}`) || findTracked(g.dev, g.ino) !== undefined) continue;
-            if (await sameContent(t, (n) => plainPrefix(fh, n))) return true;
-          } finally {
-            await fh.close().catch(() => undefined);
-          }
-        }
-        return false;
+        t.provisionalSince = replay || !t.live || t.gz || !provisional(prefix) ? undefined : await generationIds(t);
       }
 
       function recordOf(t: Tracked, ev: LineEvent, line: number, others: FileState[]): SourceRecord | undefined {
@@ -439,23 +422,21 @@ export function createAuditFilesSource(
         }
         if (bytes === undefined) return undefined;
         t.idleSince = undefined;
-        // Truncated and rewritten past our offset since the last check (copytruncate): these bytes are the
-        // new content, not the continuation. Dropped here; the scan restarts the file from its start.
-        if (!replay && t.live && !t.gz && t.fpLength > 0 && !(await sameContent(t, (n) => plainPrefix(t.fh, n)))) {
-          await restartTruncated(t);
-          return [];
-        }
-        if (t.provisionalSince !== undefined && (await copiedWhileProvisional(t))) {
-          await restartTruncated(t);
-          return [];
-        }
-        // No position may pass bytes its fingerprint does not cover: a fingerprint of the few bytes a file held
-        // when first seen (`{"id":"` is how every line starts) would also match the content written after a
-        // copytruncate, and a restart would skip that many bytes of it. So the fingerprint grows first, and the
-        // bytes of this chunk inside it must be the file's.
-        if (!t.gz && t.fpLength < config.fingerprintBytes && !(await growFingerprint(t, bytes)) && !replay && t.live) {
-          await restartTruncated(t);
-          return [];
+        if (!t.gz) {
+          // Checked before the bytes become records; a live file rewritten under the reader (copytruncate) is
+          // restarted from its start and these bytes, new content rather than the continuation, are dropped.
+          const watched = !replay && t.live;
+          if (await restartIfCopied(t)) return [];
+          // No position may pass bytes its fingerprint does not cover: a fingerprint of the few bytes a file
+          // held when first seen (`{"id":"` is how every line starts) would also match the content written
+          // after a copytruncate, and a restart would skip that many bytes of it. So a short fingerprint grows
+          // first (and this chunk's bytes inside it must be the file's); a full one is compared.
+          const same =
+            t.fpLength < config.fingerprintBytes ? await growFingerprint(t, bytes) : !watched || (await sameContent(t, (n) => plainPrefix(t.fh, n)));
+          if (watched && !same) {
+            await restartTruncated(t);
+            return [];
+          }
         }
         const others = othersOf(t);
         const records: SourceRecord[] = [];
@@ -572,12 +553,14 @@ export function createAuditFilesSource(
         }
       }
 
-      /** After a truncation: the rotated copy of what the file held (copytruncate), read from where reading was. */
-      async function readCopyOf(t: Tracked, old: FileState): Promise<boolean> {
-        // A provisional file's first bytes (maybe none) match older generations too: only one that appeared
-        // since it was first seen can be its copy.
+      /**
+       * The rotated copy of what `t` held as `old` (copytruncate), opened: an untracked generation of its log
+       * starting with `old`'s fingerprinted bytes. A provisional file's first bytes (maybe none) match older
+       * generations too: only one that appeared since it was first seen can be its copy.
+       */
+      async function findCopyOf(t: Tracked, old: FileState): Promise<FoundCopy | undefined> {
         const before = t.provisionalSince;
-        if (!config.readRotated || (old.fpLength === 0 && before === undefined)) return false;
+        if (!config.readRotated || (old.fpLength === 0 && before === undefined)) return undefined;
         for (const path of await listGenerations([t.path], new Set())) {
           const fh = await openQuietly(path);
           if (fh === undefined) continue;
@@ -585,28 +568,41 @@ export function createAuditFilesSource(
           const gz = path.endsWith('.gz');
           const fresh = before === undefined || !before.has(`${s.dev}:${s.ino}`);
           if (fresh && findTracked(s.dev, s.ino) === undefined && (await sameContent(old, (n) => (gz ? gzipPrefix(fh, n) : plainPrefix(fh, n))))) {
-            counters.rotated_generations_read_total++;
-            await track(fh, { path, dev: s.dev, ino: s.ino, gz, live: false }, old, t.context);
-            return true;
+            return { fh, candidate: { path, dev: s.dev, ino: s.ino, gz, live: false } };
           }
           await fh.close().catch(() => undefined);
         }
-        return false;
+        return undefined;
+      }
+
+      /** A provisional file copied and truncated before its first line was complete here: restarted, and true. */
+      async function restartIfCopied(t: Tracked): Promise<boolean> {
+        if (t.provisionalSince === undefined) return false;
+        const copy = await findCopyOf(t, t.state);
+        if (copy !== undefined) await restartTruncated(t, copy);
+        return copy !== undefined;
       }
 
       async function checkTruncation(t: Tracked): Promise<void> {
+        if (await restartIfCopied(t)) return;
         const s = await t.fh.stat();
-        const truncated = s.size < t.splitter.offset || !(await sameContent(t, (n) => plainPrefix(t.fh, n))) || (await copiedWhileProvisional(t));
+        const truncated = s.size < t.splitter.offset || !(await sameContent(t, (n) => plainPrefix(t.fh, n)));
         if (truncated) await restartTruncated(t);
         else await growFingerprint(t);
       }
 
-      /** Copytruncate noticed: the rest of what was read comes from the copy, then the file restarts at 0. */
-      async function restartTruncated(t: Tracked): Promise<void> {
+      /**
+       * Copytruncate noticed: the rest of what was read comes from the copy (`copy` when already found), then
+       * the file restarts at 0.
+       */
+      async function restartTruncated(t: Tracked, copy?: FoundCopy): Promise<void> {
         counters.truncations_total++;
         const old = t.state;
-        const copied = await readCopyOf(t, old);
-        if (!copied) {
+        const found = copy ?? (await findCopyOf(t, old));
+        if (found !== undefined) {
+          counters.rotated_generations_read_total++;
+          await track(found.fh, found.candidate, old, t.context);
+        } else {
           logger.warn({ path: t.path, offset: old.offset }, 'audit file truncated in place and no rotated copy of it found: lines written after the last one read may be lost');
         }
         // The same file with new content: read again from its start, on the same descriptor.
@@ -619,7 +615,6 @@ export function createAuditFilesSource(
         t.fpLength = prefix.length;
         t.state = stateOf(t, 0, 0);
         t.eof = false;
-        t.provisionalSince = undefined;
         await settleIdentity(t, prefix);
       }
 

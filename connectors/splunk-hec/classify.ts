@@ -18,6 +18,8 @@ export interface HecCodeEntry {
   readonly action: HecAction;
   /** What a person should do, in the route's stop message. */
   readonly hint?: string;
+  /** The token is missing, wrong or disabled (what `check` calls a bad token). */
+  readonly token?: true;
 }
 
 /**
@@ -28,10 +30,10 @@ export interface HecCodeEntry {
  */
 export const HEC_CODES: Readonly<Record<number, HecCodeEntry>> = Object.freeze({
   0: { http: 200, text: 'Success', action: 'accepted' },
-  1: { http: 403, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk' },
-  2: { http: 401, text: 'Token is required', action: 'route', hint: 'set token or tokenFile' },
-  3: { http: 401, text: 'Invalid authorization', action: 'route', hint: 'the token is sent as "Splunk <token>"; check that nothing between rewrites the header' },
-  4: { http: 403, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile' },
+  1: { http: 403, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk', token: true },
+  2: { http: 401, text: 'Token is required', action: 'route', hint: 'set token or tokenFile', token: true },
+  3: { http: 401, text: 'Invalid authorization', action: 'route', hint: 'the token is sent as "Splunk <token>"; check that nothing between rewrites the header', token: true },
+  4: { http: 403, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile', token: true },
   5: { http: 400, text: 'No data', action: 'records' },
   6: { http: 400, text: 'Invalid data format', action: 'records' },
   7: { http: 400, text: 'Incorrect index', action: 'route', hint: "add the index to the token's allowed indexes, or fix the route's mappingOptions.index" },
@@ -48,8 +50,8 @@ export const HEC_CODES: Readonly<Record<number, HecCodeEntry>> = Object.freeze({
   18: { http: 503, text: 'HEC is unhealthy, queues are full', action: 'retry' },
   19: { http: 503, text: 'HEC is unhealthy, ack service unavailable', action: 'retry' },
   20: { http: 503, text: 'HEC is unhealthy, queues are full, ack service unavailable', action: 'retry' },
-  21: { http: 400, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile' },
-  22: { http: 400, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk' },
+  21: { http: 400, text: 'Invalid token', action: 'route', hint: 'check token / tokenFile', token: true },
+  22: { http: 400, text: 'Token disabled', action: 'route', hint: 'enable the HEC token in Splunk', token: true },
   23: { http: 503, text: 'Server is shutting down', action: 'retry' },
   24: { http: 200, text: 'HEC queue is approaching its capacity limit', action: 'accepted' },
   25: { http: 200, text: 'HEC ACK is approaching its capacity limit', action: 'accepted' },
@@ -87,6 +89,12 @@ export function parseHecReply(status: number, body: string, retryAfter?: string)
     invalidEventNumber: int(o['invalid-event-number']),
     retryAfter,
   };
+}
+
+/** A refusal of the token itself: by HEC code, or a 401/403 without one (a proxy in front of HEC). */
+export function isTokenRefusal(reply: HecReply): boolean {
+  if (reply.code !== undefined && HEC_CODES[reply.code] !== undefined) return HEC_CODES[reply.code]!.token === true;
+  return reply.status === 401 || reply.status === 403;
 }
 
 /** `HEC 503 code 9 "Server is busy"`: what the logs and dead letters say about a reply. */

@@ -3,13 +3,21 @@ import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckContext, CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import { createAckTracker, type AckResult } from './acks.ts';
-import { actionOf, describeNetworkError, describeReply, networkKind, parseHecReply, refusedOutcome, type HecReply } from './classify.ts';
+import { actionOf, describeNetworkError, describeReply, isTokenRefusal, networkKind, parseHecReply, refusedOutcome, type HecReply, type NetworkKind } from './classify.ts';
 import type { SplunkHecSinkConfig } from './config.ts';
-import { batchBody, gzipBody } from './encoder.ts';
+import { ackQueryBody, batchBody, gzipBody } from './encoder.ts';
 import { createHecTransport, HecTokenError, type HecRequest } from './transport.ts';
 
-export const ACK_PATH = '/services/collector/ack';
-export const HEALTH_PATH = '/services/collector/health';
+const ACK_PATH = '/services/collector/ack';
+const HEALTH_PATH = '/services/collector/health';
+
+/** How `check` words a failure below HTTP. */
+const PROBE_FAILURE: Readonly<Record<NetworkKind, string>> = {
+  tls: 'TLS failure',
+  timeout: 'unreachable (timed out)',
+  unreachable: 'unreachable',
+  connection: 'unreachable',
+};
 
 export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, context: ConnectorContext): Sink {
   const { logger } = context;
@@ -104,14 +112,11 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       return { reply: parseHecReply(res.status, res.body, res.retryAfter) };
     } catch (error) {
       if (error instanceof HecTokenError) return { failure: `bad token: ${error.message}` };
-      const kind = (error as Error).name === 'TimeoutError' ? 'no-answer' : networkKind(error);
-      const words = kind === 'tls' ? 'TLS failure' : kind === 'timeout' ? 'unreachable (timed out)' : kind === 'no-answer' ? `no answer within ${config.timeout} ms` : 'unreachable';
-      return { failure: `${words}: ${describeNetworkError(error)}` };
+      // Our own deadline: connected, but no answer in time.
+      if ((error as Error).name === 'TimeoutError') return { failure: `no answer within ${config.timeout} ms` };
+      return { failure: `${PROBE_FAILURE[networkKind(error)]}: ${describeNetworkError(error)}` };
     }
   }
-
-  const isTokenCode = (reply: HecReply): boolean =>
-    reply.status === 401 || reply.status === 403 || (reply.code !== undefined && [1, 2, 3, 4, 21, 22].includes(reply.code));
 
   async function check(context?: CheckContext): Promise<CheckResult> {
     const parts: string[] = [];
@@ -124,20 +129,20 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
     if ('failure' in health) return { ok: false, detail: health.failure };
     if (health.reply.status === 200) parts.push(health.reply.code === 17 ? 'reachable, HEC is healthy' : `reachable (health: ${describeReply(health.reply)})`);
     else if (health.reply.status === 404) return { ok: false, detail: `no HEC at ${config.url} (${describeReply(health.reply)}): is HEC enabled, on this port?` };
-    else if (isTokenCode(health.reply)) return { ok: false, detail: `bad token: ${describeReply(health.reply)}` };
+    else if (isTokenRefusal(health.reply)) return { ok: false, detail: `bad token: ${describeReply(health.reply)}` };
     else fail(`reachable, but HEC is not healthy: ${describeReply(health.reply)}`);
 
     // A request without data: HEC checks the token and answers "No data" (code 5) when it is good.
     const dry = await probe({ method: 'POST', path: config.path, body: '', channel: true });
     if ('failure' in dry) return { ok: false, detail: [...parts, dry.failure].join('; ') };
-    if (isTokenCode(dry.reply)) return { ok: false, detail: [...parts, `bad token: ${describeReply(dry.reply)}`].join('; ') };
+    if (isTokenRefusal(dry.reply)) return { ok: false, detail: [...parts, `bad token: ${describeReply(dry.reply)}`].join('; ') };
     if (dry.reply.status === 404) return { ok: false, detail: [...parts, `no HEC endpoint at path ${config.path} (${describeReply(dry.reply)})`].join('; ') };
     if (dry.reply.code === 5 || (dry.reply.code === 0 && dry.reply.status === 200)) parts.push('token valid');
     else if (dry.reply.code === undefined) fail(`dry send: ${describeReply(dry.reply)} is not HEC's answer: is url a Splunk HEC endpoint?`);
     else fail(`dry send: ${describeReply(dry.reply)}`);
 
     if (ackMode !== 'off') {
-      const ack = await probe({ method: 'POST', path: ACK_PATH, body: '{"acks":[0]}', channel: true });
+      const ack = await probe({ method: 'POST', path: ACK_PATH, body: ackQueryBody([0]), channel: true });
       if ('failure' in ack) fail(`ack query: ${ack.failure}`);
       else if (ack.reply.status === 200) parts.push('indexer acknowledgement on');
       else if (ack.reply.code === 14) {

@@ -78,24 +78,17 @@ export function createHecTransport(config: SplunkHecSinkConfig): HecTransport {
 
   async function currentPool(): Promise<Pool> {
     if (tlsFiles === undefined) return (pool ??= createPool({}));
-    let snapshot;
-    try {
-      snapshot = await tlsFiles.changed();
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      const key = tlsKeys.find((k) => e.path === config.tls[k]) ?? 'files';
-      throw Object.assign(new Error(`cannot read tls.${key} ${e.path ?? ''}: ${e.code ?? e.message}`), { code: 'ERR_TLS_FILE' });
-    }
-    if (snapshot !== undefined || pool === undefined) {
-      const contents = snapshot?.contents;
-      if (contents !== undefined) {
-        const files = Object.fromEntries(tlsKeys.map((k, i) => [k, contents[i]!]));
-        const previous = pool;
-        pool = createPool(files);
-        snapshot!.accept();
-        // Requests already on the old pool finish there.
-        void previous?.close().catch(() => undefined);
-      }
+    // Always a snapshot before the first accept, so `pool` is set once this returns.
+    const snapshot = await tlsFiles.changed().catch((error: NodeJS.ErrnoException) => {
+      const key = tlsKeys.find((k) => error.path === config.tls[k]) ?? 'files';
+      throw Object.assign(new Error(`cannot read tls.${key} ${error.path ?? ''}: ${error.code ?? error.message}`), { code: 'ERR_TLS_FILE' });
+    });
+    if (snapshot !== undefined) {
+      const previous = pool;
+      pool = createPool(Object.fromEntries(tlsKeys.map((k, i) => [k, snapshot.contents[i]!])));
+      snapshot.accept();
+      // Requests already on the old pool finish there.
+      void previous?.close().catch(() => undefined);
     }
     return pool!;
   }

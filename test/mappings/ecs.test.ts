@@ -11,6 +11,7 @@ import { toJsonLine, type JsonValue } from '../../src/model/json.ts';
 import type { EcsDocument } from '../../mappings/ecs/document.ts';
 import { ECS_OPTIONS, ECS_VERSION, ecsMapping, roleBindingSubject } from '../../mappings/ecs/index.ts';
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
+import { cadfEvent, connectEvent } from '../support/events.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ECS_FIELDS_FILE = resolve(ROOT, 'test/fixtures/ecs/ecs-9.4.0-fields.json');
@@ -125,37 +126,6 @@ function golden(name: string): { event: AuditEvent; doc: EcsDocument } {
 }
 
 const OPTIONS = { observedTime: GOLDEN_OBSERVED_TIME };
-
-function connectEvent(over: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: 'ae01test',
-    time: '2026-05-12T08:00:00.123456Z',
-    origin: { kind: 'cofide-connect', product: 'cofide-connect', version: '1.4.2' },
-    type: 'trust_zone_creation',
-    action: 'creation',
-    actor: { id: 'auth0|abc', type: 'user' },
-    sourceIp: '203.0.113.7',
-    outcome: 'success',
-    links: [{ type: 'trust_zone', id: 'tz-1' }],
-    raw: {},
-    ...over,
-  };
-}
-
-function cadfEvent(over: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: 'cadf-1',
-    time: '2026-05-12T08:00:00.123456Z',
-    origin: { kind: 'ibm-cadf', product: 'ibm-platform', service: 'auth-idp' },
-    type: 'create',
-    action: 'create',
-    actor: { id: 'IBMid-1', type: 'service/security/account/user', credentialType: 'token' },
-    outcome: 'success',
-    links: [],
-    raw: {},
-    ...over,
-  };
-}
 
 describeGolden(ecsMapping);
 

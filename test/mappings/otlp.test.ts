@@ -12,6 +12,7 @@ import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
 import { toJsonLine, type JsonValue } from '../../src/model/json.ts';
 import { describeGolden, goldenCases, GOLDEN_OBSERVED_TIME, mappedGoldens } from '../support/golden-mappings.ts';
+import { cadfEvent, connectEvent } from '../support/events.ts';
 
 describeGolden(otlpJsonMapping as Mapping);
 
@@ -339,38 +340,6 @@ describe('otlp-json over every golden output', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-
-function connectEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: 'ae01test',
-    time: '2026-05-12T08:00:00.123456Z',
-    origin: { kind: 'cofide-connect', product: 'cofide-connect', version: '1.4.2' },
-    type: 'trust_zone_creation',
-    action: 'creation',
-    message: 'Trust zone created',
-    actor: { id: 'auth0|abc', type: 'user' },
-    sourceIp: '203.0.113.7',
-    outcome: 'success',
-    links: [{ type: 'trust_zone', id: 'tz-1' }],
-    raw: {},
-    ...overrides,
-  };
-}
-
-function cadfEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: 'cadf-1',
-    time: '2026-05-12T09:15:00.320000Z',
-    origin: { kind: 'ibm-cadf', product: 'ibm-platform', service: 'auth-idp' },
-    type: 'create',
-    action: 'create',
-    actor: { id: 'IBMid-1', type: 'service/security/account/user', credentialType: 'token' },
-    outcome: 'success',
-    links: [],
-    raw: {},
-    ...overrides,
-  };
-}
 
 const OBSERVED = { observedTime: GOLDEN_OBSERVED_TIME };
 
