@@ -9,14 +9,34 @@ export type ForwarderErrorCode =
   | 'FWD_CHECKPOINT_SOURCE_CHANGED'
   | 'FWD_CHECKPOINT_UNSUPPORTED_VERSION'
   | 'FWD_CHECKPOINT_IO'
+  | 'FWD_STATE_LOCKED'
   | 'FWD_SOURCE_IO'
   | 'FWD_SOURCE_POSITION_INVALID'
+  | 'FWD_SOURCE_FAILED'
+  | 'FWD_DECODE_INVALID'
+  | 'FWD_DECODE_TOO_DEEP'
+  | 'FWD_DECODE_FAILED'
+  | 'FWD_MAP_INVALID'
+  | 'FWD_MAP_FAILED'
+  | 'FWD_SINK_REJECTED'
   | 'FWD_SINK_PERMANENT'
   | 'FWD_SINK_IO'
   | 'FWD_DEADLETTER_IO'
   | 'FWD_CLI_USAGE';
 
-export type ErrorStage = 'config' | 'checkpoint' | 'source' | 'sink' | 'deadletter' | 'cli';
+/**
+ * The codes a dead letter can carry (see delivery/dead-letter.ts): why one record ended in the dead-letter
+ * file. `…_INVALID`: the record (or the mapping's view of it) breaks a rule, with the offending path;
+ * `FWD_DECODE_TOO_DEEP`: nested deeper than the source's `maxNestingDepth`; `…_FAILED`: the decoder, the
+ * mapping or the encoder threw on it (a bug, isolated to that record); `FWD_SINK_REJECTED`: the destination
+ * refused it.
+ */
+export type DeadLetterCode = Extract<
+  ForwarderErrorCode,
+  'FWD_DECODE_INVALID' | 'FWD_DECODE_TOO_DEEP' | 'FWD_DECODE_FAILED' | 'FWD_MAP_INVALID' | 'FWD_MAP_FAILED' | 'FWD_SINK_REJECTED'
+>;
+
+export type ErrorStage = 'config' | 'checkpoint' | 'source' | 'decode' | 'map' | 'sink' | 'deadletter' | 'cli';
 
 /**
  * `retryable`: the same operation may succeed later. `permanent`: it will not, but the process may go on

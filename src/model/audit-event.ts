@@ -82,6 +82,12 @@ export interface InvalidRecord {
   /** Dotted path of the offending field (`occurredAt`, `initiator.id`), or `` for the whole record. */
   readonly path: string;
   readonly reason: string;
+  /**
+   * Set when the record is refused for a reason other than a broken rule: `FWD_DECODE_TOO_DEEP` (nested deeper
+   * than the source's `maxNestingDepth`), `FWD_DECODE_FAILED` (the decoder threw: a bug, isolated to this record).
+   * Absent means `FWD_DECODE_INVALID`.
+   */
+  readonly code?: 'FWD_DECODE_TOO_DEEP' | 'FWD_DECODE_FAILED';
 }
 
 export type DecodeResult =
