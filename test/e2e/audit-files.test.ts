@@ -1,208 +1,27 @@
 // End to end: the `audit-files` source in the CLI as a child process, through rotations, restarts, kills and bad lines.
-import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fingerprint, type FileState } from '../../connectors/audit-files/identity.ts';
 import { CadfFileWriter, cadfId, cadfLine, cadfLines, seededRandom } from '../support/cadf-lines.ts';
+import {
+  cleanUp,
+  copyTruncate,
+  expectComplete,
+  keep,
+  kill,
+  Output,
+  pause,
+  renameRotate,
+  ROUTE,
+  setup,
+  start,
+  stop,
+  waitFor,
+  type Env,
+} from '../support/audit-files-harness.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const NODE = join(ROOT, 'node_modules/.bin/node');
-const CLI = join(ROOT, 'src/cli/main.ts');
-const ROUTE = 'r1';
-
-
-const dirs: string[] = [];
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  if (process.env.KEEP_TEMP === undefined) for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-interface Env {
-  readonly dir: string;
-  readonly logs: string;
-  readonly config: string;
-  readonly out: string;
-  readonly dlq: string;
-}
-
-interface EnvOptions {
-  /** Glob patterns, relative to the temp dir (made absolute). */
-  readonly paths?: readonly string[];
-  readonly maxEvents?: number;
-  readonly maxInFlight?: number;
-  readonly fsync?: boolean;
-  readonly extraSource?: string;
-}
-
-function setup(options: EnvOptions = {}): Env {
-  const dir = mkdtempSync(join(tmpdir(), 'af-audit-'));
-  dirs.push(dir);
-  const logs = join(dir, 'logs');
-  mkdirSync(logs);
-  const paths = (options.paths ?? ['logs/*-audit.log']).map((p) => JSON.stringify(join(dir, p)));
-  const config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `sources:
-  audit: { type: audit-files, paths: [${paths.join(', ')}], pollInterval: 50ms${options.extraSource ?? ''} }
-sinks:
-  archive: { type: file, path: out/events.jsonl, mapping: canonical, fsync: ${options.fsync ?? true} }
-routes:
-  ${ROUTE}:
-    from: audit
-    to: [archive]
-    batch: { maxEvents: ${options.maxEvents ?? 50}, maxBytes: 4MiB, maxAge: 50ms }
-    maxInFlight: ${options.maxInFlight ?? 2}
-checkpoints: { directory: state/checkpoints }
-deadLetter: { directory: state/dead-letter }
-shutdownTimeout: 20s
-logging: { level: info }
-`,
-  );
-  return { dir, logs, config, out: join(dir, 'out/events.jsonl'), dlq: join(dir, `state/dead-letter/${ROUTE}.dlq.jsonl`) };
-}
-
-interface Forwarder {
-  readonly child: ChildProcess;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr(): string;
-}
-
-function start(env: Env): Forwarder {
-  const child = spawn(NODE, [CLI, 'run', '-c', env.config], { cwd: env.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    if (err.length < 200_000) err += d.toString();
-    // Every run's log, kept with the files of a failed case for the diagnosis.
-    appendFileSync(join(env.dir, 'forwarder.log'), d);
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      r({ code, signal });
-    }),
-  );
-  return { child, exit, stderr: () => err };
-}
-
-/** SIGTERM: the forwarder finishes what is in flight, saves its checkpoint and exits 0. */
-async function stop(f: Forwarder): Promise<void> {
-  f.child.kill('SIGTERM');
-  const { code, signal } = await f.exit;
-  expect({ code, signal }, f.stderr()).toEqual({ code: 0, signal: null });
-}
-
-async function kill(f: Forwarder): Promise<void> {
-  f.child.kill('SIGKILL');
-  await f.exit;
-}
-
-const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `cond` until it holds; fails early, with its stderr, if the forwarder died. */
-async function waitFor(what: string, cond: () => boolean, f?: Forwarder, ms = 60_000, detail?: () => string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (f !== undefined && (f.child.exitCode !== null || f.child.signalCode !== null)) {
-      throw new Error(`the forwarder exited (${f.child.exitCode ?? f.child.signalCode}) while waiting for ${what}\n${f.stderr()}`);
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${detail === undefined ? '' : `: ${detail()}`}\n${f?.stderr() ?? ''}`);
-    await pause(20);
-  }
-}
-
-/**
- * The sink's output file read incrementally, whole lines only (the forwarder may be appending the next one):
- * every delivered id in order, and how often each was seen.
- */
-class Output {
-  readonly ids: string[] = [];
-  readonly count = new Map<string, number>();
-  private offset = 0;
-  private rest = '';
-  private readonly file: string;
-
-  constructor(file: string) {
-    this.file = file;
-  }
-
-  poll(): this {
-    if (!existsSync(this.file)) return this;
-    const fd = openSync(this.file, 'r');
-    try {
-      // Read from the end of the last whole line each time: after a crash the sink cuts a torn last line off
-      // and appends after the cut, so bytes past it are not to be trusted until a newline ends them.
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        const end = buf.subarray(0, n).lastIndexOf(0x0a) + 1;
-        if (end === 0) break;
-        this.offset += end;
-        for (const line of buf.toString('utf8', 0, end).split('\n')) {
-          if (line === '') continue;
-          const id = (JSON.parse(line) as { id: string }).id;
-          this.ids.push(id);
-          this.count.set(id, (this.count.get(id) ?? 0) + 1);
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return this;
-  }
-
-  hasAll(ids: readonly string[]): boolean {
-    this.poll();
-    return ids.every((id) => this.count.has(id));
-  }
-}
-
-/** Every id written was delivered, nothing else was, and at most `maxDuplicates` were delivered twice. */
-function expectComplete(out: Output, written: readonly string[], maxDuplicates: number, context = ''): void {
-  out.poll();
-  const expected = new Set(written);
-  expect(expected.size, `${context}: the writer's ids are unique`).toBe(written.length);
-  const missing = written.filter((id) => !out.count.has(id));
-  expect(missing.length, `${context}: ${missing.length} lines lost, first ${missing.slice(0, 5).join(', ')}`).toBe(0);
-  const unexpected = [...out.count.keys()].filter((id) => !expected.has(id));
-  expect(unexpected.slice(0, 5), `${context}: delivered ids nobody wrote`).toEqual([]);
-  const duplicates = out.ids.length - out.count.size;
-  expect(duplicates, `${context}: duplicates`).toBeLessThanOrEqual(maxDuplicates);
-}
-
-/** Logrotate's `copytruncate` keeping one generation: `<file>.1` is replaced by a copy, the file emptied in place. */
-function copyTruncate(live: string): void {
-  rmSync(`${live}.1`, { force: true });
-  copyFileSync(live, `${live}.1`);
-  truncateSync(live, 0);
-}
-
-/** Logrotate's default: the file is renamed to `<file>.1` (replacing the previous one). */
-function renameRotate(live: string): void {
-  renameSync(live, `${live}.1`);
-}
+afterAll(cleanUp);
 
 describe('audit-files source (CLI child process, real files)', () => {
   it('rename-and-create rotation while running: the renamed file is read to its end, then the new one', async () => {
@@ -597,78 +416,10 @@ describe('audit-files source (CLI child process, real files)', () => {
     } catch (error) {
       writing = false;
       await writerLoop;
-      dirs.splice(dirs.indexOf(env.dir), 1); // kept for the diagnosis
+      keep(env.dir); // kept for the diagnosis
       throw new Error(`${note} (files kept in ${env.dir}): ${(error as Error).message}`, { cause: error });
     }
   }, 180_000);
-
-  it('a 1 GB file (BIG_FILE_MB) is delivered whole', async () => {
-    const megabytes = Number(process.env.BIG_FILE_MB ?? 1024);
-    const env = setup({ maxEvents: 1000, maxInFlight: 4, fsync: false });
-    const live = join(env.logs, 'big-audit.log');
-    const started = Date.now();
-    // One ~1 MiB block of lines, written again and again with each line's id digits replaced by a counter.
-    const perBlock = 2300;
-    const block = Buffer.from(cadfLines('big', 0, perBlock));
-    const idOffsets: number[] = [];
-    for (let at = 0; at !== -1 && at < block.length; at = block.indexOf(10, at) + 1 || -1) idOffsets.push(at + '{"id":"big-'.length);
-    expect(idOffsets).toHaveLength(perBlock);
-    const blocks = Math.max(1, Math.round((megabytes * 1024 * 1024) / block.length));
-    const total = blocks * perBlock;
-    const fd = openSync(live, 'w');
-    for (let b = 0; b < blocks; b++) {
-      for (let j = 0; j < perBlock; j++) block.write(String(b * perBlock + j).padStart(9, '0'), idOffsets[j]!, 'latin1');
-      writeSync(fd, block);
-    }
-    closeSync(fd);
-    const generated = Date.now();
-
-    // The output is read as it grows, ids marked in a bitmap: it is too big to hold as text.
-    const seen = new Uint8Array(total);
-    let unique = 0;
-    let duplicates = 0;
-    let offset = 0;
-    let rest: Buffer = Buffer.alloc(0);
-    const marker = Buffer.from('"id":"big-');
-    const buf = Buffer.allocUnsafe(16 << 20);
-    const pollOutput = () => {
-      if (!existsSync(env.out)) return;
-      const out = openSync(env.out, 'r');
-      try {
-        for (;;) {
-          const n = readSync(out, buf, 0, buf.length, offset);
-          if (n === 0) break;
-          offset += n;
-          const data = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
-          let at = 0;
-          for (let nl = data.indexOf(10, at); nl !== -1; nl = data.indexOf(10, at)) {
-            const m = data.indexOf(marker, at);
-            if (m === -1 || m > nl) throw new Error(`an output line without a big- id at output offset ${offset - n}`);
-            const i = Number(data.toString('latin1', m + marker.length, m + marker.length + 9));
-            if (seen[i] === 0) unique++;
-            else duplicates++;
-            seen[i] = 1;
-            at = nl + 1;
-          }
-          rest = Buffer.from(data.subarray(at));
-        }
-      } finally {
-        closeSync(out);
-      }
-    };
-
-    const f = start(env);
-    await waitFor(`${total} lines`, () => (pollOutput(), unique === total), f, 600_000);
-    const delivered = Date.now();
-    await stop(f);
-    pollOutput();
-    expect(unique).toBe(total);
-    expect(duplicates).toBe(0);
-    console.info(
-      `audit-files e2e: ${megabytes} MB file (${total} lines) generated in ${((generated - started) / 1000).toFixed(1)} s, ` +
-        `delivered through the CLI in ${((delivered - generated) / 1000).toFixed(1)} s`,
-    );
-  }, 660_000);
 });
 
 /** The running total of records the saved checkpoint covers (0 before the first save). */
