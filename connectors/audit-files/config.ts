@@ -1,6 +1,7 @@
 // Configuration schema of the `audit-files` source: IBM platform CADF audit files, tailed through rotation.
 import { z } from 'zod';
-import { byteSize, duration, filePath, integer, nonEmptyString } from '../../src/config/types.ts';
+import { byteSize, duration, filePath, integer, maxNestingDepth, nonEmptyString } from '../../src/config/types.ts';
+import { DEFAULT_MAX_LINE_BYTES } from '../../src/util/lines.ts';
 
 /** Where the IBM authentication and authorization services write their audit records. */
 export const DEFAULT_AUDIT_PATHS = ['/var/log/audit/*-audit.log', '/app/logs/audit/pdp-audit.log'] as const;
@@ -16,7 +17,9 @@ export const auditFilesSourceSchema = z.strictObject({
   /** Bytes at the start of a file hashed into its identity, with device and inode (an inode reused by a new file is recognised as new). */
   fingerprintBytes: integer({ min: 16, max: 65_536 }).default(1_024),
   /** Longer lines are dead-lettered with their file and offset, and reading goes on after them. */
-  maxLineBytes: byteSize({ min: 1024, max: 512 * 1024 * 1024 }).default(1024 * 1024),
+  maxLineBytes: byteSize({ min: 1024, max: 512 * 1024 * 1024 }).default(DEFAULT_MAX_LINE_BYTES),
+  /** Records nesting deeper (objects and arrays, the record itself being 1) are dead-lettered with their path, and reading goes on. */
+  maxNestingDepth: maxNestingDepth(),
   /** CADF service to record when a record names none; default: from the file name (`<service>-audit.log`). */
   service: nonEmptyString().optional(),
 });

@@ -1,5 +1,4 @@
 // The `audit-files` source: tails IBM CADF audit files through rotation, truncation and restarts.
-import { isUtf8 } from 'node:buffer';
 import { watch, type FSWatcher } from 'node:fs';
 import { glob, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, matchesGlob, resolve, sep } from 'node:path';
@@ -8,7 +7,7 @@ import { ForwarderError } from '../../src/contracts/errors.ts';
 import type { Position, Source, SourceProgress, SourceReadOptions, SourceRecord, TimeRange } from '../../src/contracts/source.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
 import type { DecodeContext } from '../../src/model/decode.ts';
-import { decodeLine } from '../../src/model/decode.ts';
+import { decodeLine, decodeLineBytes } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
 import type { AuditFilesSourceConfig } from './config.ts';
@@ -27,7 +26,7 @@ import {
   type FileCandidate,
   type FileState,
 } from './identity.ts';
-import { isBlankLine, LineSplitter, type LineEvent } from './lines.ts';
+import { isBlankLine, LineSplitter, type LineEvent } from '../../src/util/lines.ts';
 import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
 
 export type { AuditFilesPosition, FileState } from './identity.ts';
@@ -125,17 +124,18 @@ export function createAuditFilesSource(
     rotated_generations_read_total: 0,
     lines_too_long_total: 0,
   };
-  const configured: DecodeContext | undefined = config.service === undefined ? undefined : { service: config.service };
+  const maxDepth = config.maxNestingDepth;
+  const configured: DecodeContext = config.service === undefined ? { maxDepth } : { service: config.service, maxDepth };
   /** Everything open by any read, for `close()`. */
   const openReaders = new Set<Reader>();
   const openWatchers = new Set<FSWatcher>();
   let replayFiles: Tracked[] | undefined;
   const warnedPaths = new Set<string>();
 
-  function decodeContextFor(path: string): DecodeContext | undefined {
-    if (configured !== undefined) return configured;
+  function decodeContextFor(path: string): DecodeContext {
+    if (config.service !== undefined) return configured;
     const service = serviceFromPath(path);
-    return service === undefined ? undefined : { service };
+    return service === undefined ? configured : { service, maxDepth };
   }
 
   async function openQuietly(path: string): Promise<FileHandle | undefined> {
@@ -389,21 +389,13 @@ export function createAuditFilesSource(
           return { position, locator: `${t.path}:${line}`, bytes, decoded: invalid('', reason) };
         }
         if (isBlankLine(ev.body)) return undefined;
-        let decoded: DecodeResult;
-        let text: string;
-        if (!isUtf8(ev.body)) {
-          text = ev.body.toString('utf8');
-          decoded = invalid('', `line is not valid UTF-8 (${where})`);
-        } else {
-          text = ev.body.toString('utf8');
-          decoded = decodeLine(text, 'cadf', t.context);
-          if (!decoded.ok) decoded = invalid(decoded.error.path, `${decoded.error.reason} (${where})`);
-        }
+        let decoded = decodeLineBytes(ev.body, 'cadf', t.context);
+        if (!decoded.ok) decoded = { ok: false, error: { ...decoded.error, reason: `${decoded.error.reason} (${where})` } };
         if (replay && (!decoded.ok || !inRange(decoded.event.time, range))) return undefined;
         const position: AuditFilesPosition = { v: 1, file: stateOf(t, ev.end, line), others };
         return decoded.ok
           ? { position, locator: `${t.path}:${line}`, bytes, decoded }
-          : { position, locator: `${t.path}:${line}`, bytes, decoded, rawText: text };
+          : { position, locator: `${t.path}:${line}`, bytes, decoded, rawText: ev.body.toString('utf8') };
       }
 
       const othersOf = (t: Tracked): FileState[] => {

@@ -1,6 +1,6 @@
 // Configuration schema of the `connect` source: Cofide Connect audit events, through the Connect API or from PostgreSQL.
 import { z } from 'zod';
-import { byteSize, duration, filePath, httpUrl, integer, nonEmptyString, withSecret } from '../../src/config/types.ts';
+import { byteSize, duration, filePath, httpUrl, integer, maxNestingDepth, nonEmptyString, withSecret } from '../../src/config/types.ts';
 
 const columnName = (dflt: string) => nonEmptyString('a column name').default(dflt);
 
@@ -80,6 +80,8 @@ export const connectSourceSchema = z
     replayChunk: duration({ min: 60_000, max: 31 * 86_400_000 }).default(3_600_000),
     /** Upper bound on the events of one window held in memory before they are sorted and delivered. */
     maxWindowBytes: byteSize({ min: 1024 * 1024, max: 4 * 1024 * 1024 * 1024 }).default(32 * 1024 * 1024),
+    /** Events nesting deeper (objects and arrays, the event being 1, its `data` payload included) are dead-lettered with their path. */
+    maxNestingDepth: maxNestingDepth(),
   })
   .superRefine((c, ctx) => {
     if (c.transport === 'api' && c.api === undefined) ctx.addIssue({ code: 'custom', path: ['api'], message: 'missing key (expected the api settings, since transport is api)' });

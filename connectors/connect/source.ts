@@ -4,9 +4,9 @@ import { ForwarderError, isForwarderError } from '../../src/contracts/errors.ts'
 import type { Position, ReplayChunkReport, Source, SourceProgress, SourceReadOptions, SourceRecord, TimeRange } from '../../src/contracts/source.ts';
 import { backoffDelay, type BackoffPolicy } from '../../src/delivery/backoff.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
-import { decodeConnectEvent } from '../../src/model/decode-connect.ts';
+import { decodeRecord, type DecodeContext } from '../../src/model/decode.ts';
 import { eventTypeByName } from '../../src/model/event-types.ts';
-import type { JsonValue } from '../../src/model/json.ts';
+import { jsonText, type JsonValue } from '../../src/model/json.ts';
 import type { ConnectSourceConfig } from './config.ts';
 import {
   type ConnectLivePosition,
@@ -149,6 +149,8 @@ export function createConnectSource(
   let progress: { done: number; total: number } | undefined;
   let closed = false;
 
+  const decodeContext: DecodeContext = { maxDepth: config.maxNestingDepth };
+
   const invalidPosition = (reason: string) =>
     new ForwarderError('FWD_SOURCE_POSITION_INVALID', `source ${name}: cannot resume from the checkpoint position: ${reason}`, {
       stage: 'source',
@@ -162,11 +164,11 @@ export function createConnectSource(
     } catch (e) {
       return { ok: false, error: { path: '', reason: `not JSON: ${(e as Error).message}` } };
     }
-    return decodeConnectEvent(json);
+    return decodeRecord(json, 'connect', decodeContext);
   }
 
   function toRecord(held: HeldEvent, position: Position): SourceRecord {
-    const decoded = decodeConnectEvent(held.raw);
+    const decoded = decodeRecord(held.raw, 'connect', decodeContext);
     const locator = held.key === undefined ? `${name}: event without id or time` : `${name}: ${held.key.id} at ${held.key.at}`;
     if (decoded.ok) {
       if (eventTypeByName(decoded.event.type) === undefined) stats.unknown_types_total++;
@@ -174,12 +176,12 @@ export function createConnectSource(
       return { position, decoded, bytes: held.size, locator };
     }
     stats.invalid_events_total++;
-    return { position, decoded, rawText: JSON.stringify(held.raw), bytes: held.size, locator };
+    return { position, decoded, rawText: jsonText(held.raw), bytes: held.size, locator };
   }
 
   /** True the first time an event without a key is seen (by content), so re-reads do not hand it out again. */
   function firstSighting(held: HeldEvent): boolean {
-    const text = JSON.stringify(held.raw);
+    const text = jsonText(held.raw);
     if (keyless.has(text)) return false;
     if (keyless.size >= KEYLESS_MEMORY) keyless.delete(keyless.values().next().value!);
     keyless.add(text);
@@ -206,7 +208,8 @@ export function createConnectSource(
           for (const raw of page) {
             const key = eventKeyOf(raw);
             if (key !== undefined && (key.at < fromText || key.at >= toText || byId.has(key.id))) continue;
-            const size = JSON.stringify(raw).length;
+            // A jsonb `data` column may nest deeper than JSON.stringify's stack reaches.
+            const size = jsonText(raw).length;
             const held: HeldEvent = { key, raw, size };
             if (key === undefined) others.push(held);
             else byId.set(key.id, held);

@@ -1,15 +1,15 @@
 // The `jsonl` source: reads JSON-lines files of Connect events or CADF records, resuming at a byte offset.
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import type { Position, Source, SourceProgress, SourceReadOptions, SourceRecord } from '../../src/contracts/source.ts';
-import { decodeLine } from '../../src/model/decode.ts';
+import { decodeLine, decodeLineBytes, type DecodeContext } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
 import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
+import { isBlankLine, LineSplitter, type LineEvent } from '../../src/util/lines.ts';
 
 /** Position after a line: the file, the byte offset just after the line's newline, and its line number. */
 export type JsonlPosition = {
@@ -19,7 +19,6 @@ export type JsonlPosition = {
 };
 
 const READ_SIZE = 1 << 20;
-const EMPTY = Buffer.alloc(0);
 
 function isJsonlPosition(p: unknown): p is JsonlPosition {
   if (typeof p !== 'object' || p === null) return false;
@@ -38,23 +37,23 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
   }
 
 
-  const decodeContext = config.service === undefined ? undefined : { service: config.service };
+  const decodeContext: DecodeContext = { maxDepth: config.maxNestingDepth, ...(config.service !== undefined && { service: config.service }) };
   const decodeText = (text: string) => decodeLine(text, config.format, decodeContext);
 
-  function decodeRecord(line: Buffer, file: string, lineNo: number, lineStart: number, position: JsonlPosition): SourceRecord {
+  /** One line as a record; undefined for a blank line (counted in line numbers, never a record). */
+  function recordOf(ev: LineEvent, file: string, lineNo: number): SourceRecord | undefined {
+    const position: JsonlPosition = { file, offset: ev.end, line: lineNo };
     const locator = `${file}:${lineNo}`;
-    if (!isUtf8(line)) {
-      return {
-        position,
-        locator,
-        bytes: line.length,
-        rawText: line.toString('utf8'),
-        decoded: { ok: false, error: { path: '', reason: `line is not valid UTF-8 (byte offset ${lineStart})` } },
-      };
+    if (ev.kind === 'too-long') {
+      const bytes = ev.end - ev.start;
+      const reason = `line of ${bytes} bytes at byte offset ${ev.start} is longer than maxLineBytes (${config.maxLineBytes})`;
+      return { position, locator, bytes, decoded: { ok: false, error: { path: '', reason } } };
     }
-    const text = line.toString('utf8');
-    const decoded = decodeText(text);
-    return decoded.ok ? { position, locator, bytes: line.length, decoded } : { position, locator, bytes: line.length, decoded, rawText: text };
+    if (isBlankLine(ev.body)) return undefined;
+    const decoded = decodeLineBytes(ev.body, config.format, decodeContext);
+    if (decoded.ok) return { position, locator, bytes: ev.body.length, decoded };
+    const error = { ...decoded.error, reason: `${decoded.error.reason} (byte offset ${ev.start})` };
+    return { position, locator, bytes: ev.body.length, decoded: { ok: false, error }, rawText: ev.body.toString('utf8') };
   }
 
   async function* readFile(
@@ -81,16 +80,14 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
         );
       }
       const buf = Buffer.allocUnsafe(READ_SIZE);
-      let pos = startOffset;
+      const splitter = new LineSplitter(config.maxLineBytes, startOffset);
       let lineNo = startLine;
-      let pending: Buffer = EMPTY;
-      let pendingStart = startOffset;
-      let tooLongStart: number | undefined;
       let draining = false;
       while (!signal.aborted) {
-        const { bytesRead } = await fh.read(buf, 0, READ_SIZE, pos);
+        const { bytesRead } = await fh.read(buf, 0, READ_SIZE, splitter.offset);
         if (bytesRead === 0) {
           if (config.follow && !draining) {
+            // An unfinished last line stays in the splitter until its newline is written.
             if (await isLast()) {
               await sleepUnlessAborted(config.pollInterval, signal);
               continue;
@@ -100,45 +97,19 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
             continue;
           }
           // A final line without a newline is a whole record once the file is finished.
-          if (pending.length > 0 && tooLongStart === undefined) {
-            lineNo++;
-            const position = { file, offset: pos, line: lineNo };
-            const body = pending.at(-1) === 13 ? pending.subarray(0, -1) : pending;
-            if (body.length > 0) yield [decodeRecord(body, file, lineNo, pendingStart, position)];
-          } else if (tooLongStart !== undefined) {
-            lineNo++;
-            yield [tooLong(file, lineNo, tooLongStart, pos)];
+          const last = splitter.finish();
+          if (last !== undefined) {
+            const r = recordOf(last, file, ++lineNo);
+            if (r !== undefined) yield [r];
           }
           return;
         }
-        const chunk = buf.subarray(0, bytesRead);
-        const data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-        const dataStart = pending.length > 0 ? pendingStart : pos;
-        pos += bytesRead;
         const records: SourceRecord[] = [];
-        let i = 0;
-        for (let nl = data.indexOf(10, i); nl !== -1; nl = data.indexOf(10, i)) {
-          lineNo++;
-          const position: JsonlPosition = { file, offset: dataStart + nl + 1, line: lineNo };
-          if (tooLongStart !== undefined) {
-            records.push(tooLong(file, lineNo, tooLongStart, position.offset, position));
-            tooLongStart = undefined;
-          } else {
-            const end = nl > i && data[nl - 1] === 13 ? nl - 1 : nl;
-            if (end - i > config.maxLineBytes) records.push(tooLong(file, lineNo, dataStart + i, position.offset, position));
-            else if (end > i) records.push(decodeRecord(data.subarray(i, end), file, lineNo, dataStart + i, position));
-          }
-          i = nl + 1;
-        }
-        const rest = data.subarray(i);
-        if (tooLongStart !== undefined) pending = EMPTY;
-        else if (rest.length > config.maxLineBytes) {
-          tooLongStart = dataStart + i;
-          pending = EMPTY;
-        } else {
-          pending = Buffer.from(rest);
-          pendingStart = dataStart + i;
-        }
+        // Bodies may be views of `buf`: each becomes a record (decoded, copied) before the next read.
+        splitter.push(buf.subarray(0, bytesRead), (ev) => {
+          const r = recordOf(ev, file, ++lineNo);
+          if (r !== undefined) records.push(r);
+        });
         if (progress !== undefined) progress.done += bytesRead;
         if (records.length > 0) yield records;
       }
@@ -146,18 +117,6 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
       handles.delete(fh);
       await fh.close().catch(() => undefined);
     }
-  }
-
-  function tooLong(file: string, lineNo: number, start: number, end: number, position?: JsonlPosition): SourceRecord {
-    return {
-      position: position ?? { file, offset: end, line: lineNo },
-      locator: `${file}:${lineNo}`,
-      bytes: end - start,
-      decoded: {
-        ok: false,
-        error: { path: '', reason: `line of ${end - start} bytes at byte offset ${start} is longer than maxLineBytes (${config.maxLineBytes})` },
-      },
-    };
   }
 
   return {

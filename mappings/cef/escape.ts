@@ -1,4 +1,5 @@
 // CEF text rules: header and extension escaping, neutralising of line breaks and controls, truncation with a marker.
+import { jsonText } from '../../src/model/json.ts';
 
 /** Characters a header field cannot carry as they are: `\`, `|`, controls, line separators, surrogates. */
 const HEADER_SPECIAL = /[\\|\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
@@ -76,9 +77,12 @@ export function truncate(s: string, limit: number): string {
   return s.slice(0, cut) + marker;
 }
 
-/** JSON text that is safe on one log line: JSON.stringify plus `\uXXXX` escapes for DEL, C1, U+2028 and U+2029. */
+/**
+ * JSON text that is safe on one log line: JSON.stringify's text (at any depth, see `jsonText`) plus `\uXXXX`
+ * escapes for DEL, C1, U+2028 and U+2029. Undefined for undefined, as JSON.stringify gives.
+ */
 export function jsonLine(value: unknown): string | undefined {
-  const text = JSON.stringify(value) as string | undefined;
+  const text = value === undefined ? undefined : jsonText(value);
   if (text === undefined || !JSON_RAW_BREAK.test(text)) return text;
   return text.replace(JSON_RAW_BREAKS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

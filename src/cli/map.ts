@@ -1,13 +1,20 @@
 // `audit-forwarder map`: JSON lines on stdin → mapped records on stdout, bad lines reported on stderr.
 import { nowCanonical } from '../model/now.ts';
 import { toJsonLine } from '../model/json.ts';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { mappingNames, mappings } from '../../mappings/index.ts';
 import { ForwarderError } from '../contracts/errors.ts';
-import { decodeLine, type InputFormat } from '../model/decode.ts';
+import { decodeLineBytes, type InputFormat } from '../model/decode.ts';
+import { DEFAULT_MAX_LINE_BYTES, isBlankLine, LineSplitter, type LineEvent } from '../util/lines.ts';
 import { EXIT } from './exit-codes.ts';
 
+/**
+ * Maps JSON lines from `input` to `output`, reporting bad lines on `errors` as `line N: …`. Lines are read
+ * exactly as the daemon's file sources read them: bytes split at `\n` only (a CRLF's CR dropped; a lone CR,
+ * U+2028 and U+2029 are not line ends), at most the sources' default `maxLineBytes`, bytes that are not
+ * UTF-8 refused, each decoded by `decodeLineBytes`. Every line counts in N, blank ones included, and a
+ * last line without a newline is a line.
+ */
 export async function mapStream(
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
@@ -17,28 +24,36 @@ export async function mapStream(
   const mapping = mappings.get(options.to)!;
   let lineNo = 0;
   let bad = 0;
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  // The reader went away (`map … | head`): stop reading; a closed pipe is not a crash. Other errors are thrown.
+  const report = (path: string, reason: string) => {
+    bad++;
+    errors.write(`line ${lineNo}: ${path === '' ? '' : `${path}: `}${reason}\n`);
+  };
+  // The reader went away (`map … | head`): stop reading at once, even while waiting for input that may never
+  // come (`tail -f … | map … | head`); a closed pipe is not a crash. Other errors are thrown.
   let outputError: NodeJS.ErrnoException | undefined;
+  let outputFailed!: () => void;
+  const stopped = new Promise<'stopped'>((resolve) => (outputFailed = () => resolve('stopped')));
   const onOutputError = (e: NodeJS.ErrnoException) => {
     outputError ??= e;
-    lines.close();
+    outputFailed();
   };
   output.on('error', onOutputError);
-  for await (const line of lines) {
-    if (outputError !== undefined) break;
+
+  async function mapLine(ev: LineEvent): Promise<void> {
     lineNo++;
-    if (line.trim() === '') continue;
-    const decoded = decodeLine(line, options.input);
+    if (ev.kind === 'too-long') {
+      report('', `line of ${ev.end - ev.start} bytes is longer than maxLineBytes (${DEFAULT_MAX_LINE_BYTES})`);
+      return;
+    }
+    if (isBlankLine(ev.body)) return;
+    const decoded = decodeLineBytes(ev.body, options.input);
     if (!decoded.ok) {
-      bad++;
-      errors.write(`line ${lineNo}: ${decoded.error.path === '' ? '' : `${decoded.error.path}: `}${decoded.error.reason}\n`);
-      continue;
+      report(decoded.error.path, decoded.error.reason);
+      return;
     }
     const mapped = mapping.map(decoded.event, { observedTime: nowCanonical() });
     if (mapped.kind === 'invalid') {
-      bad++;
-      errors.write(`line ${lineNo}: ${mapped.path === '' ? '' : `${mapped.path}: `}${mapped.reason}\n`);
+      report(mapped.path, mapped.reason);
     } else if (mapped.kind === 'skipped') {
       errors.write(`line ${lineNo}: skipped: ${mapped.reason}\n`);
     } else {
@@ -56,7 +71,35 @@ export async function mapStream(
       }
     }
   }
-  output.off('error', onOutputError);
+
+  const splitter = new LineSplitter(DEFAULT_MAX_LINE_BYTES);
+  const ready: LineEvent[] = [];
+  const chunks = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const pending = chunks.next();
+      const next = await Promise.race([pending, stopped]);
+      if (next === 'stopped') {
+        // Stopping ends the input early; the read still pending then fails, which is expected.
+        pending.catch(() => undefined);
+        break;
+      }
+      if (next.done === true) break;
+      const chunk = next.value;
+      // A body may be a view of this chunk: every line of it is mapped before the next chunk is pushed.
+      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk, (ev) => ready.push(ev));
+      for (const ev of ready.splice(0)) {
+        if (outputError !== undefined) break;
+        await mapLine(ev);
+      }
+      if (outputError !== undefined) break;
+    }
+    const last = outputError === undefined ? splitter.finish() : undefined;
+    if (last !== undefined) await mapLine(last);
+  } finally {
+    output.off('error', onOutputError);
+    if (outputError !== undefined) await chunks.return?.().catch(() => undefined);
+  }
   if (outputError !== undefined && outputError.code !== 'EPIPE') throw outputError;
   return { lines: lineNo, bad };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolveFsPath } from 'node:path';
 import { z } from 'zod';
 import { describeValue, type IssueParams } from './errors.ts';
+import { MAX_NESTING_DEPTH_LIMIT } from '../model/nesting.ts';
 
 // ---- plumbing ----
 
@@ -166,6 +167,16 @@ export function integer(range: RangeOptions = {}): z.ZodType<number> {
   const words = rangeWords(String, range);
   const expected = words === undefined ? 'an integer' : `an integer ${words}`;
   return scalar(expected, (input) => (typeof input === 'number' && Number.isSafeInteger(input) && inRange(input, range) ? input : refuse({})));
+}
+
+/**
+ * `maxNestingDepth` of a source that decodes records: how many containers deep a record may nest (the record
+ * itself is 1) before it is dead-lettered as `FWD_DECODE_TOO_DEEP`. One definition for every such source.
+ * Absent, the decoders apply DEFAULT_MAX_NESTING_DEPTH: the default lives with the decoders, not in each
+ * parsed configuration.
+ */
+export function maxNestingDepth(): z.ZodOptional<z.ZodType<number>> {
+  return integer({ min: 1, max: MAX_NESTING_DEPTH_LIMIT }).optional();
 }
 
 /** A string with at least one non-blank character. `expected` words the message (`a sink name`). */

@@ -28,6 +28,7 @@ function typeOf(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+// Recursive, but only as deep as the segments of a field name this decoder asks for: the record cannot deepen it.
 function collect(obj: JsonObject, segments: readonly string[], out: JsonValue[]): void {
   for (let j = 1; j <= segments.length; j++) {
     const key = segments.slice(0, j).join('.');
@@ -51,8 +52,10 @@ export function cadfField(record: JsonObject, path: string): Got<JsonValue | und
   collect(record, path.split('.'), found);
   const [first] = found;
   if (first === undefined) return got(undefined);
+  // Nearly always found once: only a field given in more than one form is compared, by canonical text.
+  if (found.length === 1) return got(first);
   const canonical = canonicalJson(first);
-  if (found.some((v) => canonicalJson(v) !== canonical)) {
+  if (found.some((v, i) => i > 0 && canonicalJson(v) !== canonical)) {
     return invalid(path, `${path} is given more than once (nested and flat) with different values`);
   }
   return got(first);

@@ -1,8 +1,9 @@
 // Decoder for Cofide Connect audit events in the proto3 JSON mapping of `proto.audit.v1alpha1.Event`.
-import type { AuditEvent, DecodeResult, EntityLink, EventActor, EventOrigin, EventOutcome, UnparsedData } from './audit-event.ts';
+import type { AuditEvent, DecodeResult, EntityLink, InvalidRecord, EventActor, EventOrigin, EventOutcome, UnparsedData } from './audit-event.ts';
 import { ENTITY_TYPES, eventTypeByName, eventTypeName } from './event-types.ts';
-import { canonicalJson, isJsonObject } from './json.ts';
+import { canonicalJson, isJsonObject, nestingProblem } from './json.ts';
 import type { JsonObject, JsonValue } from './json.ts';
+import { mayNestDeeperThan, tooDeep } from './nesting.ts';
 import { parseEventTime } from './time.ts';
 
 const EVENT_TYPE_PREFIX = 'EVENT_TYPE_';
@@ -16,7 +17,7 @@ const UPPER_NAME = /^[A-Z][A-Z0-9_]*$/;
 const LOWER_NAME = /^[a-z][a-z0-9_]*$/;
 const DECIMAL = /^-?\d+$/;
 
-type Invalid = { readonly ok: false; readonly error: { readonly path: string; readonly reason: string } };
+type Invalid = { readonly ok: false; readonly error: InvalidRecord };
 type Got<T> = { readonly ok: true; readonly value: T } | Invalid;
 
 const invalid = (path: string, reason: string): Invalid => ({ ok: false, error: { path, reason } });
@@ -160,7 +161,12 @@ function decodeBase64(s: string): Buffer | undefined {
 
 type DataFields = { readonly data?: JsonValue; readonly dataUnparsed?: UnparsedData };
 
-function decodeData(v: JsonValue | undefined): Got<DataFields> {
+/** Limits of a decode: `maxDepth` containers, the event itself being depth 1 (see `DecodeContext`). */
+export interface ConnectDecodeContext {
+  readonly maxDepth?: number;
+}
+
+function decodeData(v: JsonValue | undefined, maxDepth: number | undefined): Got<DataFields> {
   if (v === undefined || v === '') return got({});
   if (typeof v === 'object') return got({ data: v });
   if (typeof v !== 'string') return invalid('data', `expected base64 bytes (a string) or a JSON object or array, got ${typeOf(v)}`);
@@ -173,11 +179,18 @@ function decodeData(v: JsonValue | undefined): Got<DataFields> {
   } catch {
     return got({ dataUnparsed: { original: v, error: 'not valid UTF-8' } });
   }
+  let data: JsonValue;
   try {
-    return got({ data: JSON.parse(text) as JsonValue });
+    data = JSON.parse(text) as JsonValue;
   } catch (e) {
     return got({ dataUnparsed: { original: v, error: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` } });
   }
+  // The payload sits one level inside the event: measured in place, so its path and depth are the event's.
+  if (maxDepth !== undefined && mayNestDeeperThan(text, maxDepth - 1)) {
+    const problem = nestingProblem({ data }, maxDepth);
+    if (problem !== undefined) return tooDeep(problem, maxDepth);
+  }
+  return got({ data });
 }
 
 /** What kind of principal a Connect `actor` names. */
@@ -192,9 +205,11 @@ function actorType(actor: string): string {
  * Decodes one Connect event in proto3 JSON form (camelCase or original snake_case names). Enums may be given
  * by name, short config name or number; an unknown type number or name from a newer server is kept
  * (`unknown_<n>` / its lower-case name, action `unknown`). `data` is base64 JSON bytes or, from exports,
- * JSON already; data that is not JSON is kept in `dataUnparsed`. Never throws.
+ * JSON already; data that is not JSON is kept in `dataUnparsed`. With `context.maxDepth`, base64 data that
+ * nests deeper once parsed (counted from the event, depth 1) refuses the event (`FWD_DECODE_TOO_DEEP`); the
+ * rest of the event is `decodeRecord`'s to check. Never throws; nothing here recurses, whatever the depth.
  */
-export function decodeConnectEvent(json: unknown): DecodeResult {
+export function decodeConnectEvent(json: unknown, context?: ConnectDecodeContext): DecodeResult {
   if (!isJsonObject(json)) return invalid('', `expected a Connect event object, got ${typeOf(json)}`);
 
   const idField = field(json, 'id', 'id');
@@ -226,7 +241,7 @@ export function decodeConnectEvent(json: unknown): DecodeResult {
 
   const dataField = field(json, 'data', 'data');
   if (!dataField.ok) return dataField;
-  const data = decodeData(dataField.value);
+  const data = decodeData(dataField.value, context?.maxDepth);
   if (!data.ok) return data;
 
   const actor = optionalString(json, 'actor');

@@ -16,7 +16,7 @@ import {
   type AuditFilesPosition,
   type FileState,
 } from '../../connectors/audit-files/identity.ts';
-import { LineSplitter, type LineEvent } from '../../connectors/audit-files/lines.ts';
+import { LineSplitter, type LineEvent } from '../../src/util/lines.ts';
 
 let root: string;
 beforeAll(async () => {

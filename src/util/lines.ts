@@ -1,5 +1,11 @@
 // Splits a byte stream into lines with their byte offsets, holding at most `maxLineBytes` of an unfinished line.
 
+/**
+ * Longest line the line-reading sources decode by default (their `maxLineBytes`), and the limit of
+ * `audit-forwarder map`: audit records are a few KiB, so a longer line is a broken file, not a record.
+ */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
 /** A complete line (`body` without its `\n` and a trailing `\r`), or one that was longer than allowed. */
 export type LineEvent =
   | { readonly kind: 'line'; readonly body: Buffer; readonly start: number; readonly end: number }
