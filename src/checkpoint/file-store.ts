@@ -1,13 +1,16 @@
-// File checkpoint store: one checksummed, versioned JSON file per key, replaced atomically, previous copy kept.
+// File checkpoint store: one checksummed, versioned JSON file per key, replaced atomically, previous copy kept, one user at a time.
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, link, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { CHECKPOINT_FORMAT_VERSION } from '../contracts/checkpoint-store.ts';
-import type { Checkpoint, CheckpointStore, SinkPosition } from '../contracts/checkpoint-store.ts';
+import type { Checkpoint, CheckpointLock, CheckpointLockHolder, CheckpointStore, SinkPosition } from '../contracts/checkpoint-store.ts';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
 import type { ErrorDisposition } from '../contracts/errors.ts';
 import { canonicalJson, isJsonObject } from '../model/json.ts';
 import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
+import { tryLockFile } from './lock.ts';
+import type { LockAttempt, LockHolderInfo } from './lock.ts';
 
 /*
  * On-disk envelope, stable across format versions so that a newer file is recognised as newer rather than
@@ -19,6 +22,7 @@ export const CHECKPOINT_FILE_FORMAT = 'audit-forwarder-checkpoint';
 const FILE_SUFFIX = '.checkpoint.json';
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 const RESET_COMMAND = 'audit-forwarder checkpoint reset --route';
+const RESET_HOLDER: CheckpointLockHolder = { command: 'checkpoint reset' };
 
 /** `sha256:` + hex of the canonical JSON of `identity`: what a checkpoint's fingerprint is made of. */
 export function fingerprintOf(identity: unknown): string {
@@ -61,8 +65,14 @@ export function createFileCheckpointStore(directory: string): CheckpointStore {
     },
     reset: async (key) => {
       const info = keyInfo(root, key);
-      return serialised(info.file, () => resetNow(info));
+      const lock = await lockKey(info, RESET_HOLDER, 'reset');
+      try {
+        return await serialised(info.file, () => resetNow(info));
+      } finally {
+        await lock.release();
+      }
     },
+    lock: async (key, holder) => lockKey(keyInfo(root, key), holder, 'use'),
     list: () => listKeys(root),
   };
 }
@@ -78,6 +88,7 @@ interface KeyInfo {
   readonly dir: string;
   readonly file: string;
   readonly prev: string;
+  readonly lock: string;
 }
 
 function keyInfo(root: string, key: string): KeyInfo {
@@ -98,6 +109,7 @@ function keyInfo(root: string, key: string): KeyInfo {
     dir: path.dirname(file),
     file,
     prev: `${file}.prev`,
+    lock: `${file}.lock`,
   };
 }
 
@@ -456,6 +468,46 @@ async function keepAsPrevious(info: KeyInfo): Promise<void> {
     await rm(temp, { force: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** `purpose` only changes the wording of a refusal. */
+async function lockKey(info: KeyInfo, holder: CheckpointLockHolder, purpose: 'use' | 'reset'): Promise<CheckpointLock> {
+  let attempt: LockAttempt;
+  try {
+    await ensureDirectory(info.dir);
+    attempt = await tryLockFile(info.lock, holder.command);
+  } catch (e) {
+    throw ioError('lock', info.lock, e, 'fatal');
+  }
+  if (!attempt.granted) throw lockedError(info, attempt.holder, purpose === 'reset' ? undefined : holder);
+  return { key: info.key, release: attempt.lock.release };
+}
+
+/** `refused`: who wanted to use the checkpoint; undefined for a reset. */
+function lockedError(info: KeyInfo, holder: LockHolderInfo | undefined, refused: CheckpointLockHolder | undefined): ForwarderError {
+  let by: string;
+  if (holder === undefined) {
+    by = 'another process, pid unknown (its lock file could not be read: it may have been just starting)';
+  } else {
+    const here = holder.host === hostname();
+    const who = here && holder.pid === process.pid ? 'this same process' : here ? 'another process' : `a process on host ${holder.host}`;
+    by = `${who}, pid ${holder.pid} ("${holder.command}", since ${holder.since})`;
+  }
+  const beside =
+    info.slug === undefined
+      ? 'a replay of a time range of this route (`audit-forwarder replay`) may run beside it'
+      : 'a replay of another time range may run beside it';
+  return new ForwarderError(
+    'FWD_STATE_LOCKED',
+    `The checkpoint of ${what(info)} is in use by ${by}, ` +
+      (refused === undefined
+        ? `so it cannot be reset now (lock file ${info.lock}): its holder's next save would undo the reset. ` +
+          `Stop that process first (its lock ends with it, even if it is killed), then reset.`
+        : `so "${refused.command}" cannot use it (lock file ${info.lock}): two processes on one checkpoint would ` +
+          `both send everything and overwrite each other's positions. Stop that process first (its lock ends ` +
+          `with it, even if it is killed); ${beside}.`),
+    { stage: 'checkpoint', disposition: 'fatal' },
+  );
 }
 
 async function resetNow(info: KeyInfo): Promise<boolean> {

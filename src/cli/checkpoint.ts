@@ -31,7 +31,7 @@ export function registerCheckpoint(program: Command): void {
     .requiredOption('--route <name>', 'route to reset')
     .addHelpText(
       'after',
-      '\nEvery event of the source will be sent again (de-duplicate by event id downstream).\nThe old file is kept as <file>.reset-<time>.\n\nExample:\n  $ audit-forwarder checkpoint reset -c config.yaml --route connect-to-splunk',
+      '\nEvery event of the source will be sent again (de-duplicate by event id downstream).\nThe old file is kept as <file>.reset-<time>.\nRefused (exit 2, naming its pid) while a process such as `run` holds the route: stop it first.\n\nExample:\n  $ audit-forwarder checkpoint reset -c config.yaml --route connect-to-splunk',
     )
     .action(async (opts: { config: string; route: string }) => {
       const { config, deps } = await loadContext(opts.config, 'silent');

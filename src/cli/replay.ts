@@ -33,7 +33,8 @@ export function registerReplay(program: Command): void {
       'after',
       `
 A replay keeps its own checkpoint (checkpoints/replays/<route>/<from>--<to>): run the same command again to
-resume it where it stopped. The live position of the route is not touched.
+resume it where it stopped. The live position of the route is not touched, and a replay may run while
+\`run\` does; two runs of one same replay may not (the second exits 2, naming the first's pid).
 
 Example:
   $ audit-forwarder replay -c config.yaml --route connect-to-splunk --from 2026-01-01 --to 2026-02-01 --max-eps 2000`,
@@ -45,6 +46,8 @@ Example:
       if (range.from >= range.to) throw new ForwarderError('FWD_CLI_USAGE', '--from must be before --to', { stage: 'cli', disposition: 'fatal' });
       const mode = { kind: 'replay' as const, range };
       if (opts.restart && !opts.dryRun) {
+        // Holds the replay's lock only while it resets (refused if another run of this replay has it), so
+        // that prepareRoute can take it next for the run.
         await deps.store.reset(checkpointKey(route, mode));
       }
       const prepared = await prepareRoute(config, route, { mode, dryRun: opts.dryRun === true, ...(opts.maxEps !== undefined ? { maxEventsPerSecond: opts.maxEps } : {}) }, deps);

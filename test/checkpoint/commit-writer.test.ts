@@ -48,6 +48,7 @@ function recordingStore(options: { manual?: boolean } = {}) {
     inspect: () => Promise.reject(new Error('not used')),
     reset: () => Promise.reject(new Error('not used')),
     list: () => Promise.reject(new Error('not used')),
+    lock: () => Promise.reject(new Error('not used')),
   };
   return { store, saves, gates, state };
 }
