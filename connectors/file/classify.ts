@@ -1,33 +1,19 @@
 // What a file-system error means for delivery: the file sink's response → outcome table.
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
+import { FS_ERRORS } from '../../src/util/fs-errors.ts';
 
 /**
- * errno → outcome. Conditions an operator can clear without restarting (disk full, I/O hiccup) are
- * retryable; a path that can never be written as configured stops the route (errno(3), open(2), write(2)).
+ * errno → outcome, from the shared file-system table (src/util/fs-errors.ts): conditions an operator can clear
+ * without restarting (disk full, I/O hiccup) are retryable; a path that can never be written as configured
+ * stops the route.
  */
-export const FILE_ERROR_TABLE: Readonly<Record<string, 'retryable' | 'sink'>> = {
-  ENOSPC: 'retryable',
-  EDQUOT: 'retryable',
-  EIO: 'retryable',
-  EAGAIN: 'retryable',
-  EINTR: 'retryable',
-  EMFILE: 'retryable',
-  ENFILE: 'retryable',
-  EBADF: 'retryable',
-  EACCES: 'sink',
-  EPERM: 'sink',
-  EROFS: 'sink',
-  EISDIR: 'sink',
-  ENOTDIR: 'sink',
-  // mkdir(2) of the file's directory: a regular file already has that name.
-  EEXIST: 'sink',
-  ENAMETOOLONG: 'sink',
-  ELOOP: 'sink',
-  EFBIG: 'sink',
-};
+export const FILE_ERROR_TABLE: Readonly<Record<string, 'retryable' | 'sink'>> = Object.fromEntries(
+  Object.entries(FS_ERRORS).map(([code, m]) => [code, m.retryable ? 'retryable' : 'sink']),
+);
 
 export function classifyFileError(error: NodeJS.ErrnoException, path: string): SendOutcome {
   const reason = `${path}: ${error.code ?? ''} ${error.message}`.trim();
   const kind = FILE_ERROR_TABLE[error.code ?? ''] ?? 'retryable';
-  return kind === 'retryable' ? { status: 'retryable', reason } : { status: 'rejected', scope: 'sink', reason };
+  if (kind === 'retryable') return { status: 'retryable', reason };
+  return { status: 'rejected', scope: 'sink', reason: `${reason} (${FS_ERRORS[error.code!]!.meaning})` };
 }

@@ -18,10 +18,15 @@ export async function loadContext(configPath: string | undefined, logLevel?: Log
   if (configPath === undefined) {
     throw new ForwarderError('FWD_CLI_USAGE', 'missing -c/--config <file>', { stage: 'cli', disposition: 'fatal' });
   }
-  const config = await loadConfig(configPath, { registry: connectors, mappingNames, mappingOptionKeys });
+  const config = await readConfig(configPath);
   const logger = createLogger({ level: logLevel ?? config.logging.level });
   const store = createFileCheckpointStore(config.checkpoints.directory);
   return { config, logger, deps: { registry: connectors, mappings, store, logger } };
+}
+
+/** Reads and validates the configuration file (again, for a reload). */
+export function readConfig(configPath: string): Promise<ForwarderConfig> {
+  return loadConfig(configPath, { registry: connectors, mappingNames, mappingOptionKeys });
 }
 
 /** The route named on the command line, or a usage error listing the routes. */

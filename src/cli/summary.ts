@@ -10,7 +10,8 @@ export function formatSummary(lanes: readonly LaneSummary[]): string {
     const err = l.error !== undefined ? `\n    error: ${l.error}` : '';
     const stats = l.sourceStats === undefined ? '' : `\n    source: ${Object.entries(l.sourceStats).map(([k, v]) => `${k} ${v}`).join(', ')}`;
     const chunks = formatChunks(l.replayReport ?? []);
-    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${c.retries > 0 ? `; ${c.retries} retries` : ''}${err}${stats}${chunks}`;
+    const retries = `${c.retries > 0 ? `; ${c.retries} retries` : ''}${c.sourceRetries > 0 ? `; ${c.sourceRetries} source retries` : ''}`;
+    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${retries}${err}${stats}${chunks}`;
   });
   return `${rows.join('\n')}\n`;
 }

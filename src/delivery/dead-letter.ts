@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
+import { ForwarderError, isForwarderError, type DeadLetterCode } from '../contracts/errors.ts';
 import type { JsonValue } from '../model/json.ts';
-import { isJsonObject } from '../model/json.ts';
+import { isJsonObject, jsonText } from '../model/json.ts';
 import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
 
 export type DeadLetterStage = 'decode' | 'map' | 'sink';
@@ -18,6 +18,8 @@ export interface DeadLetterEntry {
   readonly sink: string;
   /** Where the record failed: it could not be decoded, the mapping found it invalid, the sink refused it. */
   readonly stage: DeadLetterStage;
+  /** Why, as a stable code (see `DeadLetterCode`); absent in files written before codes existed. */
+  readonly code?: DeadLetterCode;
   readonly reason: string;
   /** Path of the offending field (`actor.id`), when known. */
   readonly path?: string;
@@ -178,11 +180,13 @@ function serialise(entry: DeadLetterInput & { readonly time?: string; readonly r
   if (typeof entry.time !== 'string' || typeof entry.route !== 'string') {
     throw new TypeError('a dead-letter entry needs a time and a route');
   }
-  return JSON.stringify({
+  // jsonText: an event nested too deep for JSON.stringify's stack is still written whole.
+  return jsonText({
     time: entry.time,
     route: entry.route,
     sink: entry.sink,
     stage: entry.stage,
+    code: entry.code,
     reason: entry.reason,
     path: entry.path,
     locator: entry.locator,
@@ -207,7 +211,7 @@ function parseEntry(text: string): DeadLetterEntry | string {
     if (typeof value[k] !== 'string') return `"${k}" is missing or not a string`;
   }
   if (typeof value['stage'] !== 'string' || !STAGES.has(value['stage'])) return '"stage" is not decode, map or sink';
-  for (const k of ['path', 'locator', 'eventId', 'raw', 'payload'] as const) {
+  for (const k of ['code', 'path', 'locator', 'eventId', 'raw', 'payload'] as const) {
     if (value[k] !== undefined && typeof value[k] !== 'string') return `"${k}" is not a string`;
   }
   return value as unknown as DeadLetterEntry;

@@ -1,7 +1,11 @@
-// The retry decorator: wraps a sink so a batch ends delivered, rejected record by record, or stops the route.
+// The retry decorator, one for both ends: a sink's batch ends delivered, rejected record by record, or stops the
+// route; a source's read goes on from its last record after a retryable failure, or stops the route.
 import pRetry from 'p-retry';
+import { isForwarderError } from '../contracts/errors.ts';
 import type { ItemFailure, SendOutcome } from '../contracts/outcome.ts';
 import type { EncodedRecord, Sink, SinkBatch } from '../contracts/sink.ts';
+import type { Position, Source, SourceReadOptions, SourceRecord } from '../contracts/source.ts';
+import { fsErrorMeaning } from '../util/fs-errors.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 
 /** How one batch ended after every retry. */
@@ -20,7 +24,10 @@ export interface RetryEvent {
   readonly attempt: number;
   readonly delayMs: number;
   readonly reason: string;
+  /** Records being sent again (sinks); 0 for a source's read. */
   readonly records: number;
+  /** The error code, when the failure carried one (`FWD_SOURCE_IO`, `EIO` …). */
+  readonly code?: string;
 }
 
 export interface RetryOptions {
@@ -30,12 +37,38 @@ export interface RetryOptions {
   readonly random?: () => number;
 }
 
-class RetryableSend extends Error {
+/** A failure worth another attempt, as the retry core sees it. */
+class Retryable extends Error {
   readonly retryAfterMs: number | undefined;
-  constructor(reason: string, retryAfterMs: number | undefined) {
+  readonly code: string | undefined;
+  constructor(reason: string, retryAfterMs: number | undefined, code?: string) {
     super(reason);
     this.retryAfterMs = retryAfterMs;
+    this.code = code;
   }
+}
+
+/**
+ * The retry core: runs `attempt` until it returns, waiting before each new attempt as the policy says (full
+ * jitter, capped, the destination's Retry-After honoured), without limit, while it throws `Retryable`. Any other
+ * error, or the signal aborting (its reason), ends it. `describe` says how many records the next attempt carries.
+ */
+async function retrying<T>(attempt: () => Promise<T>, signal: AbortSignal, options: RetryOptions, records: () => number): Promise<T> {
+  return pRetry(attempt, {
+    retries: Number.POSITIVE_INFINITY,
+    // The waits are ours (full jitter, Retry-After): p-retry's own are zero.
+    minTimeout: 0,
+    maxTimeout: 0,
+    randomize: false,
+    signal,
+    shouldRetry: ({ error }) => error instanceof Retryable,
+    onFailedAttempt: async ({ error, attemptNumber }) => {
+      if (!(error instanceof Retryable)) return;
+      const delayMs = backoffDelay(options.policy, attemptNumber, error.retryAfterMs, options.random);
+      options.onRetry?.({ attempt: attemptNumber, delayMs, reason: error.message, records: records(), ...(error.code !== undefined ? { code: error.code } : {}) });
+      await sleep(delayMs, signal);
+    },
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -95,7 +128,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
 
   const attemptFirst = async (): Promise<SendOutcome> => {
     const outcome = await untilAborted(sink.send(batchOf(queue[0]!), signal), signal);
-    if (outcome.status === 'retryable') throw new RetryableSend(outcome.reason, outcome.retryAfterMs);
+    if (outcome.status === 'retryable') throw new Retryable(outcome.reason, outcome.retryAfterMs);
     if (outcome.status === 'partial') {
       const current = queue[0]!;
       const retry: EncodedRecord[] = [];
@@ -115,7 +148,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
       });
       if (retry.length > 0) {
         queue[0] = retry;
-        throw new RetryableSend(`${retry.length} record(s) to resend: ${retryReason}`, retryAfterMs);
+        throw new Retryable(`${retry.length} record(s) to resend: ${retryReason}`, retryAfterMs);
       }
     }
     return outcome;
@@ -124,20 +157,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
   while (queue.length > 0) {
     let outcome: SendOutcome;
     try {
-      outcome = await pRetry(attemptFirst, {
-        retries: Number.POSITIVE_INFINITY,
-        minTimeout: 0,
-        maxTimeout: 0,
-        randomize: false,
-        signal,
-        shouldRetry: ({ error }) => error instanceof RetryableSend,
-        onFailedAttempt: async ({ error, attemptNumber }) => {
-          if (!(error instanceof RetryableSend)) return;
-          const delayMs = backoffDelay(options.policy, attemptNumber, error.retryAfterMs, options.random);
-          options.onRetry?.({ attempt: attemptNumber, delayMs, reason: error.message, records: queue[0]!.length });
-          await sleep(delayMs, signal);
-        },
-      });
+      outcome = await retrying(attemptFirst, signal, options, () => queue[0]!.length);
     } catch (error) {
       if (signal.aborted) return { delivered, rejected, aborted: true };
       throw error;
@@ -154,4 +174,89 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
     }
   }
   return { delivered, rejected };
+}
+
+/** Why a source's read failed, and whether reading again later may work. */
+export interface SourceFailure {
+  readonly retryable: boolean;
+  /** What happened and, when it will not clear by itself, what to fix. */
+  readonly reason: string;
+  readonly code?: string;
+}
+
+/**
+ * A source's error as data: a `ForwarderError` says itself (its disposition); a file-system error is looked up in
+ * the shared errno table (src/util/fs-errors.ts); anything else (a TypeError …) is a bug, never retried.
+ */
+export function classifySourceError(error: unknown): SourceFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  if (isForwarderError(error)) {
+    const cause = fsErrorMeaning(error.cause);
+    const hint = cause !== undefined && !cause.retryable ? ` (${cause.code}: ${cause.meaning})` : '';
+    return { retryable: error.disposition === 'retryable', reason: `${message}${hint}`, code: error.code };
+  }
+  const fs = fsErrorMeaning(error);
+  if (fs !== undefined) return { retryable: fs.retryable, reason: fs.retryable ? message : `${message} (${fs.meaning})`, code: fs.code };
+  return { retryable: false, reason: `${error instanceof Error ? (error.stack ?? message) : message} (a bug: please report it)` };
+}
+
+/** How a source's read ended for good: a failure that will not clear by retrying. */
+export class SourceReadError extends Error {
+  readonly failure: SourceFailure;
+  constructor(failure: SourceFailure, cause: unknown) {
+    super(failure.reason, { cause });
+    this.name = 'SourceReadError';
+    this.failure = failure;
+  }
+}
+
+/**
+ * Reads `source` from `from` like `source.read`, but a retryable failure (see `classifySourceError`) does not end
+ * the reading: after the policy's wait it reads again from the position of the last record handed out, as a
+ * restart would, so nothing is skipped and nothing is handed out twice. Retries have no limit and are reported
+ * through `onRetry`; the wait grows only while no record comes through. A failure that is not retryable ends the
+ * iteration with a `SourceReadError`; the signal aborting ends it quietly, as `source.read` does.
+ */
+export async function* readWithRetry(
+  source: Source,
+  from: Position | undefined,
+  readOptions: SourceReadOptions,
+  options: RetryOptions,
+): AsyncGenerator<readonly SourceRecord[]> {
+  const { signal } = readOptions;
+  let position = from;
+  let iterator: AsyncIterator<readonly SourceRecord[]> | undefined;
+  try {
+    for (;;) {
+      let next: IteratorResult<readonly SourceRecord[]>;
+      try {
+        next = await retrying(
+          async () => {
+            iterator ??= source.read(position, readOptions)[Symbol.asyncIterator]();
+            try {
+              return await iterator.next();
+            } catch (error) {
+              // A generator that threw is finished: the next attempt opens a new read from `position`.
+              iterator = undefined;
+              if (signal.aborted) throw error;
+              const failure = classifySourceError(error);
+              throw failure.retryable ? new Retryable(failure.reason, undefined, failure.code) : new SourceReadError(failure, error);
+            }
+          },
+          signal,
+          options,
+          () => 0,
+        );
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      if (next.done === true) return;
+      const chunk = next.value;
+      if (chunk.length > 0) position = chunk[chunk.length - 1]!.position;
+      yield chunk;
+    }
+  } finally {
+    await iterator?.return?.();
+  }
 }

@@ -1,14 +1,16 @@
 // One lane: a route's source read for one sink — read → select → map → batch → send → commit, in order.
 import type { EncodedRecord, Sink } from '../contracts/sink.ts';
-import type { Mapping, MappingOptions } from '../contracts/mapping.ts';
+import type { Mapping, MappingOptions, MapResult } from '../contracts/mapping.ts';
 import type { Position, Source, TimeRange } from '../contracts/source.ts';
 import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
 import { nowCanonical } from '../model/now.ts';
 import { toJsonLine } from '../model/json.ts';
 import type { Logger } from '../logging.ts';
+import type { DeadLetterCode } from '../contracts/errors.ts';
 import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
+import { createDeadLetterLog, type DeadLetterLog } from '../delivery/dead-letter-log.ts';
 import type { BackoffPolicy } from '../delivery/backoff.ts';
-import { deliverWithRetry } from '../delivery/retry.ts';
+import { deliverWithRetry, readWithRetry, SourceReadError } from '../delivery/retry.ts';
 import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
@@ -17,7 +19,7 @@ import { sleepUnlessAborted } from '../util/sleep.ts';
 
 /** Where the lane puts what it cannot deliver (see delivery/dead-letter.ts). */
 export interface DeadLetterSink {
-  append(entry: Omit<DeadLetterEntry, 'time'>): void;
+  append(entry: Omit<DeadLetterEntry, 'time'> & { readonly code: DeadLetterCode }): void;
 }
 
 export interface LaneOptions {
@@ -40,6 +42,8 @@ export interface LaneOptions {
   readonly dryRun?: boolean;
   /** Upper bound on records read per second. */
   readonly maxEventsPerSecond?: number;
+  /** Log each dead letter (rate-limited); default true. Off for a redrive, which reports what stays itself. */
+  readonly logDeadLetters?: boolean;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -57,8 +61,11 @@ export interface LaneResult {
  * - `stop()` ends reading; batches already read are still sent. `abort()` abandons in-flight sends too
  *   (their records stay uncommitted and are read again next time).
  * - At most `maxInFlight` batches are being sent; while that many are, the source is not read.
- * - A sink that rejects with scope `sink`, or a source error, fails the lane: reading stops, in-flight sends
- *   are abandoned, and the committed position stays at the last contiguous delivered batch.
+ * - One record never ends the lane: what cannot be decoded or mapped, and anything a mapping or the encoding
+ *   throws for it, is that record's dead letter (logged at warn, rate-limited) and the lane goes on.
+ * - A retryable source failure is retried from the last record read, with the route's backoff and no limit;
+ *   a sink that rejects with scope `sink`, or a source failure that is not retryable, fails the lane: reading
+ *   stops, in-flight sends are abandoned, and the committed position stays at the last contiguous delivered batch.
  */
 export class Lane {
   readonly counters: LaneCounters = createCounters();
@@ -72,9 +79,11 @@ export class Lane {
   /** The last position handed to `commit` (undefined before the first). */
   committed: Position | undefined;
   private slotFreed: (() => void) | undefined;
+  private readonly deadLetterLog: DeadLetterLog;
 
   constructor(options: LaneOptions) {
     this.opts = options;
+    this.deadLetterLog = options.logDeadLetters === false ? { report: () => undefined, close: () => undefined } : createDeadLetterLog(options.logger);
   }
 
   stop(): void {
@@ -106,7 +115,14 @@ export class Lane {
     let stoppedEarly = false;
     try {
       const select = { includeTypes: o.selection.includeTypes, excludeTypes: o.selection.excludeTypes };
-      for await (const chunk of o.source.read(o.from, { signal: this.stopReading.signal, range: o.range, select })) {
+      const reading = readWithRetry(o.source, o.from, { signal: this.stopReading.signal, range: o.range, select }, {
+        policy: o.retry,
+        onRetry: (e) => {
+          this.counters.sourceRetries++;
+          o.logger.warn({ attempt: e.attempt, delayMs: e.delayMs, code: e.code, reason: e.reason }, 'reading the source failed; reading again from the last record read');
+        },
+      });
+      for await (const chunk of reading) {
         // When the forwarder observed these records: given to the mappings, which never read the clock.
         const options: MappingOptions = { ...o.mappingOptions, observedTime: nowCanonical((o.now ?? Date.now)()) };
         for (const rec of chunk) {
@@ -126,7 +142,10 @@ export class Lane {
       }
       if (this.stopReading.signal.aborted) stoppedEarly = true;
     } catch (error) {
-      if (!this.stopReading.signal.aborted) this.fail(`source ${o.source.type} failed: ${(error as Error).message}`);
+      if (!this.stopReading.signal.aborted) {
+        const reason = error instanceof SourceReadError ? error.failure.reason : ((error as Error).stack ?? String(error));
+        this.fail(`source ${o.source.type} failed: ${reason}`);
+      }
     }
     if (this.failure === undefined && !this.abortSends.signal.aborted) batcher.flush();
     else batcher.discard();
@@ -134,6 +153,7 @@ export class Lane {
       if (this.failure !== undefined || this.abortSends.signal.aborted) this.ready.length = 0;
       if (this.inFlight.size > 0) await Promise.race(this.inFlight);
     }
+    this.deadLetterLog.close();
     if (this.failure !== undefined) return { state: 'failed', error: this.failure, counters: this.counters };
     return { state: stoppedEarly ? 'stopped' : 'finished', counters: this.counters };
   }
@@ -148,7 +168,8 @@ export class Lane {
   ): { record: EncodedRecord; event: AuditEvent } | undefined {
     const o = this.opts;
     if (!decoded.ok) {
-      this.deadLetter({ stage: 'decode', reason: decoded.error.reason, path: decoded.error.path, raw: rawText, locator, position });
+      const { path, reason, code } = decoded.error;
+      this.deadLetter({ stage: 'decode', code: code ?? 'FWD_DECODE_INVALID', reason, path, raw: rawText, locator, position });
       return undefined;
     }
     const event = decoded.event;
@@ -161,22 +182,32 @@ export class Lane {
       this.counters.skipped++;
       return undefined;
     }
-    const mapped = o.mapping.map(event, options);
+    let mapped: MapResult;
+    let payload: string;
+    try {
+      mapped = o.mapping.map(event, options);
+      payload = mapped.kind !== 'mapped' ? '' : o.mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
+    } catch (error) {
+      // A mapping is total by contract: a throw is a bug, but it is this record's, not the route's.
+      const reason = `mapping ${o.mapping.name} failed on this record (a bug; the route goes on): ${error instanceof Error ? error.message : String(error)}`;
+      this.deadLetter({ stage: 'map', code: 'FWD_MAP_FAILED', reason, event, locator, position });
+      return undefined;
+    }
     if (mapped.kind === 'skipped') {
       this.counters.skipped++;
       return undefined;
     }
     if (mapped.kind === 'invalid') {
-      this.deadLetter({ stage: 'map', reason: mapped.reason, path: mapped.path, event, locator, position });
+      this.deadLetter({ stage: 'map', code: 'FWD_MAP_INVALID', reason: mapped.reason, path: mapped.path, event, locator, position });
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
-    const payload = o.mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
     return { record: { eventId: event.id, payload, bytes: Buffer.byteLength(payload) }, event };
   }
 
   private deadLetter(entry: {
     stage: 'decode' | 'map';
+    code: DeadLetterCode;
     reason: string;
     path?: string;
     raw?: string | undefined;
@@ -186,16 +217,28 @@ export class Lane {
   }): void {
     this.counters.dead_lettered++;
     if (this.opts.dryRun) return;
-    this.opts.deadLetters.append({
-      route: this.opts.route,
-      sink: this.opts.sinkName,
+    this.letter({
       stage: entry.stage,
+      code: entry.code,
       reason: entry.reason,
       ...(entry.path !== undefined ? { path: entry.path } : {}),
       ...(entry.locator !== undefined ? { locator: entry.locator } : {}),
       ...(entry.event !== undefined ? { eventId: entry.event.id, event: entry.event as never } : {}),
       ...(entry.raw !== undefined ? { raw: entry.raw } : {}),
       position: entry.position,
+    });
+  }
+
+  /** Appends one dead letter of this lane and reports it in the log. */
+  private letter(entry: Omit<DeadLetterEntry, 'time' | 'route' | 'sink'> & { readonly code: DeadLetterCode }): void {
+    this.opts.deadLetters.append({ route: this.opts.route, sink: this.opts.sinkName, ...entry });
+    this.deadLetterLog.report({
+      stage: entry.stage,
+      code: entry.code,
+      reason: entry.reason,
+      ...(entry.path !== undefined ? { path: entry.path } : {}),
+      ...(entry.locator !== undefined ? { locator: entry.locator } : {}),
+      ...(entry.eventId !== undefined ? { eventId: entry.eventId } : {}),
     });
   }
 
@@ -249,10 +292,9 @@ export class Lane {
     this.counters.delivered += result.delivered;
     for (const r of result.rejected) {
       this.counters.rejected++;
-      o.deadLetters.append({
-        route: o.route,
-        sink: o.sinkName,
+      this.letter({
         stage: 'sink',
+        code: 'FWD_SINK_REJECTED',
         reason: r.reason,
         eventId: r.record.eventId,
         event: batch.events[batch.records.indexOf(r.record)] as never,

@@ -1,5 +1,5 @@
 // The runner: turns the configuration into lanes (route × sink), loads their checkpoints, runs and stops them.
-import type { CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.ts';
+import type { CheckpointLock, CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.ts';
 import type { ConnectorRegistry } from '../contracts/connector.ts';
 import type { Mapping } from '../contracts/mapping.ts';
 import type { Sink } from '../contracts/sink.ts';
@@ -11,7 +11,7 @@ import { createDeadLetterStore } from '../delivery/dead-letter.ts';
 import type { Logger } from '../logging.ts';
 import { Lane, type LaneResult } from './lane.ts';
 import { createSelection } from './selection.ts';
-import type { LaneCounters } from './stats.ts';
+import { addCounters, type LaneCounters } from './stats.ts';
 
 export type RunMode = { readonly kind: 'live' } | { readonly kind: 'replay'; readonly range: TimeRange };
 
@@ -75,17 +75,39 @@ export function sourceFingerprint(config: ForwarderConfig, routeName: string, de
 }
 
 /**
- * Builds the lanes of one route, resuming each sink at its own committed position.
- * Throws the checkpoint store's errors (corrupt checkpoint, changed source) before anything runs.
+ * Builds the lanes of one route, resuming each sink at its own committed position, and takes the route's
+ * checkpoint lock until `finish` (a dry run takes none).
+ * Throws the checkpoint store's errors (held by another process, corrupt checkpoint, changed source) before
+ * anything runs.
  */
 export async function prepareRoute(config: ForwarderConfig, routeName: string, options: RunOptions, deps: RunnerDeps): Promise<PreparedRoute> {
-  const route = config.routes[routeName];
-  if (route === undefined) throw new TypeError(`no route named ${routeName}`);
+  if (config.routes[routeName] === undefined) throw new TypeError(`no route named ${routeName}`);
+  const key = checkpointKey(routeName, options.mode);
+  const fingerprint = sourceFingerprint(config, routeName, deps);
+  // One process per checkpoint: a second `run` of this route (or `checkpoint reset`) is refused while this one
+  // holds it. A dry run writes nothing and takes no lock.
+  const lock = options.dryRun ? undefined : await deps.store.lock(key, { command: options.mode.kind === 'live' ? 'audit-forwarder run' : 'audit-forwarder replay' });
+  try {
+    return await prepareLocked(config, routeName, options, deps, key, fingerprint, lock);
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+async function prepareLocked(
+  config: ForwarderConfig,
+  routeName: string,
+  options: RunOptions,
+  deps: RunnerDeps,
+  key: string,
+  fingerprint: string,
+  lock: CheckpointLock | undefined,
+): Promise<PreparedRoute> {
+  const route = config.routes[routeName]!;
   const sourceConfig = config.sources[route.from]!;
   const sourceConnector = deps.registry.sources.get(sourceConfig.type)!;
   const context = { logger: deps.logger, baseDir: config.baseDir };
-  const key = checkpointKey(routeName, options.mode);
-  const fingerprint = sourceFingerprint(config, routeName, deps);
   const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint);
   const deadLetters = createDeadLetterStore(config.deadLetter.directory, routeName);
   const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, () => deadLetters.flush());
@@ -138,72 +160,156 @@ export async function prepareRoute(config: ForwarderConfig, routeName: string, o
         await attempt(() => l.sinkInstance.close());
         await attempt(() => l.source.close());
       }
+      // Last: the checkpoint is saved before another process may take the route.
+      await attempt(async () => lock?.release());
       if (errors.length > 0) throw errors[0];
     },
   };
 }
 
 /**
- * Runs prepared routes until every lane has ended. `shutdown()` stops reading everywhere and, after
- * `shutdownTimeoutMs`, abandons sends still in flight (their records stay uncommitted).
+ * Runs prepared routes until every lane has ended. Routes can be stopped and started while it runs (a
+ * configuration reload); `run` resolves once no route runs and no reload holds it. `shutdown()` stops reading
+ * everywhere and, after `shutdownTimeoutMs`, abandons sends still in flight (their records stay uncommitted).
  */
 export class Runner {
-  private readonly routes: readonly PreparedRoute[];
-  private readonly shutdownTimeoutMs: number;
+  private readonly initial: readonly PreparedRoute[];
+  private readonly active = new Map<string, { readonly prepared: PreparedRoute; readonly done: Promise<void> }>();
+  /** Summaries of the lanes that ended, per `route → sink`; a route run again (reload) adds to its counters. */
+  private readonly ended = new Map<string, LaneSummary>();
   private readonly logger: Logger;
+  shutdownTimeoutMs: number;
+  private holds = 0;
+  private stopping = false;
+  private started = false;
+  private settle: (() => void) | undefined;
   private deadline: NodeJS.Timeout | undefined;
 
   constructor(routes: readonly PreparedRoute[], options: { shutdownTimeoutMs: number; logger: Logger }) {
-    this.routes = routes;
+    this.initial = routes;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs;
     this.logger = options.logger;
   }
 
+  /** The lanes of the routes running now. */
   get lanes(): LaneHandle[] {
-    return this.routes.flatMap((r) => r.lanes);
+    return [...this.active.values()].flatMap((a) => a.prepared.lanes);
+  }
+
+  /** Names of the routes running now. */
+  get running(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** True once `shutdown()` was called: no route may start any more. */
+  get isStopping(): boolean {
+    return this.stopping;
   }
 
   async run(): Promise<LaneSummary[]> {
-    const results = await Promise.all(
-      this.routes.map(async (r) => {
-        const ended = await Promise.all(
-          r.lanes.map(async (l): Promise<LaneSummary> => {
-            const res = await l.lane.run();
-            const stats = l.source.stats?.();
-            // Nothing committed in this run: the checkpoint is still where the run started.
-            const report = l.source.replayReport?.(l.lane.committed ?? l.from);
-            return {
-              route: l.route,
-              sink: l.sink,
-              state: res.state,
-              ...(res.error !== undefined ? { error: res.error } : {}),
-              counters: res.counters,
-              ...(stats !== undefined ? { sourceStats: stats } : {}),
-              ...(report !== undefined ? { replayReport: report } : {}),
-            };
-          }),
-        );
-        try {
-          await r.finish();
-        } catch (e) {
-          this.logger.error({ route: r.route.name, err: (e as Error).message }, 'route could not save its final state');
-          return ended.map((s) => ({ ...s, state: 'failed' as const, error: s.error ?? `final checkpoint not saved: ${(e as Error).message}` }));
-        }
-        return ended;
-      }),
-    );
+    if (this.started) throw new TypeError('Runner.run() called twice');
+    this.started = true;
+    const ended = new Promise<void>((resolve) => (this.settle = resolve));
+    for (const r of this.initial) this.start(r);
+    this.checkEnded();
+    await ended;
     if (this.deadline !== undefined) clearTimeout(this.deadline);
-    return results.flat();
+    return [...this.ended.values()];
+  }
+
+  /** Runs one more route (its name must not be running). Throws after `shutdown()`. */
+  start(prepared: PreparedRoute): void {
+    const name = prepared.route.name;
+    if (this.stopping) throw new Error(`not starting route ${name}: the forwarder is stopping`);
+    if (this.active.has(name)) throw new TypeError(`route ${name} is already running`);
+    const done = this.runRoute(prepared).then((summaries) => {
+      for (const s of summaries) this.record(s);
+      this.active.delete(name);
+      this.checkEnded();
+    });
+    this.active.set(name, { prepared, done });
+  }
+
+  /**
+   * Stops one route as a shutdown would (reading stops, batches in flight are finished, abandoned after
+   * `shutdownTimeoutMs`) and resolves once it has ended: its checkpoint saved and its lock released.
+   */
+  async stop(name: string): Promise<void> {
+    const a = this.active.get(name);
+    if (a === undefined) return;
+    for (const l of a.prepared.lanes) l.lane.stop();
+    const timer = setTimeout(() => {
+      this.logger.warn({ route: name }, 'route stop deadline passed: abandoning batches still in flight (they will be sent again)');
+      for (const l of a.prepared.lanes) l.lane.abort();
+    }, this.shutdownTimeoutMs);
+    timer.unref?.();
+    await a.done;
+    clearTimeout(timer);
+  }
+
+  /** Keeps `run` from resolving while no route runs (between stopping and starting routes); call the result to let go. */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.checkEnded();
+    };
   }
 
   shutdown(): void {
-    if (this.deadline !== undefined) return;
+    if (this.stopping) return;
+    this.stopping = true;
     this.logger.info({ deadlineMs: this.shutdownTimeoutMs }, 'stopping: no more reading; finishing batches in flight');
     for (const l of this.lanes) l.lane.stop();
     this.deadline = setTimeout(() => {
       this.logger.warn('shutdown deadline passed: abandoning batches still in flight (they will be sent again on restart)');
-      for (const l of this.lanes) l.lane.abort();
+      this.abortAll();
     }, this.shutdownTimeoutMs);
     this.deadline.unref?.();
+  }
+
+  /** Abandons every send in flight now (a second signal). */
+  abortAll(): void {
+    for (const l of this.lanes) l.lane.abort();
+  }
+
+  private checkEnded(): void {
+    if (this.started && this.active.size === 0 && this.holds === 0) this.settle?.();
+  }
+
+  private record(s: LaneSummary): void {
+    const key = `${s.route}\u0000${s.sink}`;
+    const before = this.ended.get(key);
+    this.ended.set(key, before === undefined ? s : { ...s, counters: addCounters(before.counters, s.counters) });
+  }
+
+  private async runRoute(r: PreparedRoute): Promise<LaneSummary[]> {
+    const ended = await Promise.all(
+      r.lanes.map(async (l): Promise<LaneSummary> => {
+        const res = await l.lane.run();
+        const stats = l.source.stats?.();
+        // Nothing committed in this run: the checkpoint is still where the run started.
+        const report = l.source.replayReport?.(l.lane.committed ?? l.from);
+        return {
+          route: l.route,
+          sink: l.sink,
+          state: res.state,
+          ...(res.error !== undefined ? { error: res.error } : {}),
+          counters: res.counters,
+          ...(stats !== undefined ? { sourceStats: stats } : {}),
+          ...(report !== undefined ? { replayReport: report } : {}),
+        };
+      }),
+    );
+    try {
+      await r.finish();
+    } catch (e) {
+      this.logger.error({ route: r.route.name, err: (e as Error).message }, 'route could not save its final state');
+      return ended.map((s) => ({ ...s, state: 'failed' as const, error: s.error ?? `final checkpoint not saved: ${(e as Error).message}` }));
+    }
+    return ended;
   }
 }

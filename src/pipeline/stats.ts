@@ -9,7 +9,10 @@ export interface LaneCounters {
   dead_lettered: number;
   /** Records read but not ended yet (in an open or in-flight batch). */
   readonly inFlight: number;
+  /** Sends of a batch (or of part of one) again after a retryable answer. */
   retries: number;
+  /** Reads of the source again after a retryable failure. */
+  sourceRetries: number;
   bytesRead: number;
   /** Time of the last event read, for progress within a time range. */
   lastEventTime: string | undefined;
@@ -25,6 +28,7 @@ export function createCounters(): LaneCounters {
     rejected: 0,
     dead_lettered: 0,
     retries: 0,
+    sourceRetries: 0,
     bytesRead: 0,
     lastEventTime: undefined as string | undefined,
     byType: new Map<string, number>(),
@@ -37,4 +41,13 @@ export function createCounters(): LaneCounters {
 
 export function countStatus(c: LaneCounters, status: RecordStatus, n = 1): void {
   c[status] += n;
+}
+
+/** The counters of two runs of one lane (before and after a reload restarted it), added up. */
+export function addCounters(a: LaneCounters, b: LaneCounters): LaneCounters {
+  const c = createCounters();
+  for (const k of ['read', 'delivered', 'skipped', 'rejected', 'dead_lettered', 'retries', 'sourceRetries', 'bytesRead'] as const) c[k] = a[k] + b[k];
+  c.lastEventTime = b.lastEventTime ?? a.lastEventTime;
+  for (const m of [a.byType, b.byType]) for (const [t, n] of m) c.byType.set(t, (c.byType.get(t) ?? 0) + n);
+  return c;
 }

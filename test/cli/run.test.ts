@@ -160,6 +160,8 @@ describe('audit-forwarder run, a sink that can never be written', () => {
     const config = write(dir, 'config.yaml', standardConfig({ sinks: { good: 'out/good.jsonl', bad: 'blocker/events.jsonl' } }));
     const r = await cli(['run', '-c', config]);
     expect(r.code).toBe(1);
+    // The headline says which route failed and why.
+    expect(r.stderr).toMatch(/^audit-forwarder: route r1 → bad failed: sink bad refuses all data: .*blocker/m);
     expect(r.stderr).toMatch(/r1 → bad: failed;.*\n\s+error: sink bad refuses all data: .*blocker/);
     expect(r.stderr).toMatch(/r1 → good: finished; read 20, delivered 20/);
     expect(linesOf(join(dir, 'out/good.jsonl'))).toHaveLength(20);
