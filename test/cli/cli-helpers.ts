@@ -15,8 +15,8 @@ export interface CliResult {
 }
 
 export interface CliOptions {
-  /** Written to the child's stdin, which is then closed. */
-  readonly input?: string;
+  /** Written to the child's stdin, which is then closed (bytes as they are: a Buffer may hold invalid UTF-8). */
+  readonly input?: string | Buffer;
   /** Added to the environment (a copy of this process's). */
   readonly env?: Record<string, string>;
   readonly cwd?: string;

@@ -1,38 +1,12 @@
 // `audit-forwarder map` reads lines as the daemon does: split at \n only, bytes checked as UTF-8, a deep record one bad line.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, NODE, ROOT, cli, type CliResult } from './cli-helpers.ts';
+import { cli } from './cli-helpers.ts';
 
 const cadf = (i: number, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ id: `cadf-${i}`, eventTime: '2026-05-12T07:59:16Z', action: 'create', outcome: 'success', ...extra });
 
 /** A CADF record whose requestData is `depth` arrays deep: the reproduction of the issue (6 KB at 3,000). */
 const deepCadf = (i: number, depth: number): string => `${cadf(i).slice(0, -1)},"requestData":${'['.repeat(depth)}${']'.repeat(depth)}}`;
-
-/** Runs `map` as `cli()` does, with raw bytes on stdin (`cli()` writes a string, which is always valid UTF-8). */
-function mapBytes(args: readonly string[], input: Buffer): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, 'map', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`map ${args.join(' ')} did not exit within 20 s\nstderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
-}
 
 const idsOf = (stdout: string): string[] =>
   stdout
@@ -77,7 +51,7 @@ describe('audit-forwarder map reads lines as the daemon does', () => {
   it('invalid UTF-8 is reported bad with its line number, not mapped with U+FFFD; the lines after keep their numbers', async () => {
     const bad = Buffer.concat([Buffer.from(cadf(2).slice(0, 20)), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from(cadf(2).slice(20))]);
     const input = Buffer.concat([Buffer.from(`${cadf(1)}\n`), bad, Buffer.from(`\r\n\n${cadf(4)}\r\nbroken\n${cadf(6)}`)]);
-    const r = await mapBytes(['--to', 'canonical'], input);
+    const r = await cli(['map', '--to', 'canonical'], { input });
     expect(r.code).toBe(2);
     // The last line has no newline: it is still a line.
     expect(idsOf(r.stdout)).toEqual(['cadf-1', 'cadf-4', 'cadf-6']);

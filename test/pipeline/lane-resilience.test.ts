@@ -6,34 +6,15 @@ import { canonicalMapping } from '../../mappings/canonical/index.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import type { Mapping } from '../../src/contracts/mapping.ts';
 import type { Position, Source, SourceReadOptions, SourceRecord } from '../../src/contracts/source.ts';
-import { silentLogger, type Logger } from '../../src/logging.ts';
+import type { Logger } from '../../src/logging.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
-import { Lane, type LaneOptions } from '../../src/pipeline/lane.ts';
-import { createSelection } from '../../src/pipeline/selection.ts';
+import { laneSetup } from '../support/lane-setup.ts';
 import { connectEvent, ok } from '../support/memory-source.ts';
 import { scriptedSink } from '../support/scripted-sink.ts';
 
-function setup(source: Source, overrides: Partial<LaneOptions> = {}) {
-  const commits: Position[] = [];
-  const dead: Array<Record<string, unknown>> = [];
-  const sink = scriptedSink();
-  const lane = new Lane({
-    route: 'r',
-    sinkName: 's',
-    source,
-    sink,
-    mapping: canonicalMapping as Mapping,
-    selection: createSelection('all', []),
-    batch: { maxEvents: 4, maxBytes: 1e6, maxAgeMs: 10_000 },
-    maxInFlight: 2,
-    retry: { initialDelayMs: 1, maxDelayMs: 2 },
-    deadLetters: { append: (e) => dead.push(e as unknown as Record<string, unknown>) },
-    commit: (position) => commits.push(position),
-    from: undefined,
-    logger: silentLogger(),
-    ...overrides,
-  });
-  return { lane, commits, dead, sink };
+/** A lane reading `source`, batches of 4, 2 in flight; commits are the positions alone. */
+function setup(source: Source, overrides: Parameters<typeof laneSetup>[1] = {}) {
+  return laneSetup([], { source, batch: { maxEvents: 4, maxBytes: 1e6, maxAgeMs: 10_000 }, maxInFlight: 2, retry: { initialDelayMs: 1, maxDelayMs: 2 }, ...overrides });
 }
 
 /**
@@ -108,7 +89,7 @@ describe('Lane: one record never ends the route', () => {
     expect(r.counters).toMatchObject({ read: 5, delivered: 4, dead_lettered: 1 });
     expect(sink.delivered).toEqual([1, 2, 4, 5].map((i) => connectEvent(i).id));
     expect(dead).toEqual([expect.objectContaining({ stage: 'map', code: 'FWD_MAP_FAILED', eventId: connectEvent(3).id, position: 3, reason: expect.stringContaining('Maximum call stack') })]);
-    expect(commits.at(-1)).toBe(5);
+    expect(commits.at(-1)?.position).toBe(5);
   });
 
   it('a mapped value the encoder cannot write (a BigInt) is that record’s dead letter, not the route’s end', async () => {
@@ -179,7 +160,7 @@ describe('Lane: a source fails like a sink, retried when it can recover', () => 
     expect(sink.delivered).toEqual(eventIds(1, 20));
     expect(source.reads).toEqual([0, 6, 12, 12]);
     expect(r.counters.sourceRetries).toBe(3);
-    expect(commits.at(-1)).toBe(20);
+    expect(commits.at(-1)?.position).toBe(20);
   });
 
   it('a retryable ForwarderError is retried too', async () => {
@@ -202,7 +183,7 @@ describe('Lane: a source fails like a sink, retried when it can recover', () => 
     expect(r.counters.sourceRetries).toBe(0);
     // The failure abandons batches still in flight; whatever was committed was delivered.
     expect(sink.delivered).toEqual(eventIds(1, sink.delivered.length));
-    expect((commits.at(-1) as number | undefined) ?? 0).toBeLessThanOrEqual(sink.delivered.length);
+    expect((commits.at(-1)?.position as number | undefined) ?? 0).toBeLessThanOrEqual(sink.delivered.length);
   });
 
   it('a bug in a source (a TypeError) is not retried: the route stops and says so', async () => {

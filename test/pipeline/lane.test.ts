@@ -1,38 +1,13 @@
 // The lane: ordered commits with several batches in flight, backpressure, dead-lettering, fatal sink errors.
 import { describe, expect, it } from 'vitest';
-import type { Position } from '../../src/contracts/source.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
-import { Lane, type LaneOptions } from '../../src/pipeline/lane.ts';
 import { createSelection } from '../../src/pipeline/selection.ts';
-import { silentLogger } from '../../src/logging.ts';
 import { canonicalMapping } from '../../mappings/canonical/index.ts';
+import { laneSetup as setup } from '../support/lane-setup.ts';
 import { connectEvent, memorySource, ok } from '../support/memory-source.ts';
 import { deferred, scriptedSink } from '../support/scripted-sink.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { Mapping } from '../../src/contracts/mapping.ts';
-
-function setup(records: DecodeResult[], overrides: Partial<LaneOptions> = {}) {
-  const commits: Array<{ position: Position; records: number }> = [];
-  const dead: unknown[] = [];
-  const sink = overrides.sink ?? scriptedSink();
-  const lane = new Lane({
-    route: 'r',
-    sinkName: 's',
-    source: memorySource(records),
-    sink,
-    mapping: canonicalMapping as Mapping,
-    selection: createSelection('all', []),
-    batch: { maxEvents: 2, maxBytes: 1e6, maxAgeMs: 10_000 },
-    maxInFlight: 3,
-    retry: { initialDelayMs: 1, maxDelayMs: 5 },
-    deadLetters: { append: (e) => dead.push(e) },
-    commit: (position, n) => commits.push({ position, records: n }),
-    from: undefined,
-    logger: silentLogger(),
-    ...overrides,
-  });
-  return { lane, commits, dead, sink };
-}
 
 /** Waits until `cond` holds (a deadline, not a fixed sleep). */
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
