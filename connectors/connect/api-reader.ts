@@ -16,7 +16,7 @@ import { AuditService, FilterSchema, ListEventsRequestSchema, type Filter } from
 import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb.js';
 import { createRotatingSecret } from '../../src/config/watched-files.ts';
 import { createClientTls, type ClientTlsState } from './tls.ts';
-import type { ConnectEventReader, WindowQuery } from './window.ts';
+import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -83,8 +83,7 @@ function sourceError(message: string, disposition: 'retryable' | 'permanent', ca
  * - The CA bundle and client SVID files are checked (`stat`) before each call and re-read only when they
  *   changed; a change opens a new connection for the next call (the old one closes when its calls end).
  * - The bearer token, when it came from a file, is re-read the same way. It is never logged.
- * - A refused page token (see classify.ts) restarts the window from its start once per `readWindow`; a
- *   second refusal in the same window is a retryable error.
+ * - A refused page token (see classify.ts) is thrown as `PageTokenRefused`.
  * Throws a fatal `FWD_CONFIG_INVALID` for a plaintext URL to a host that is not loopback.
  */
 export function createApiReader(config: ConnectApiConfig, context: ConnectorContext): ConnectEventReader {
@@ -182,40 +181,26 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   }
 
   return {
-    async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
-      if (closed) throw new Error('connect source: readWindow called after close()');
+    async readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
+      if (closed) throw new Error('connect source: readPage called after close()');
       // Nothing can match an empty inclusion list; an empty repeated field would mean "every type".
-      if (query.includeTypes !== undefined && query.includeTypes.length === 0) return;
-      const filter = filterOf(query);
-      let pageToken = '';
-      let restarted = false;
-      for (;;) {
-        if (signal.aborted) return;
-        let response;
-        try {
-          response = await listPage(filter, pageToken, signal);
-        } catch (e) {
-          if (signal.aborted) return;
-          if (e instanceof ForwarderError) throw e;
-          const f = classifyApiError(e, pageToken !== '');
-          if (f.action !== 'restart-window') throw failure(f, e);
-          if (restarted) {
-            throw sourceError(`connect source: ${where} refused the page token again after the window was restarted (${f.reason}: ${f.detail})`, 'retryable', e);
-          }
-          logger.warn({ reason: f.reason, from: query.from, to: query.to }, 'connect source: page token refused; reading the window again from its start');
-          restarted = true;
-          pageToken = '';
-          continue;
-        }
-        const next = response.pagination?.nextPageToken ?? '';
-        if (response.events.length > 0) yield response.events.map((e) => toJson(EventSchema, e) as JsonValue);
-        if (next === '') return;
-        if (next === pageToken) throw sourceError(`connect source: ${where} returned the page token it was given: pagination does not advance`, 'retryable', undefined);
-        pageToken = next;
+      if (query.includeTypes !== undefined && query.includeTypes.length === 0) return { events: [] };
+      let response;
+      try {
+        response = await listPage(filterOf(query), token ?? '', signal);
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        if (e instanceof ForwarderError) throw e;
+        const f = classifyApiError(e, token !== undefined);
+        if (f.action === 'restart-window') throw new PageTokenRefused(`${where} refused the page token (${f.reason}: ${f.detail})`, { cause: e });
+        throw failure(f, e);
       }
+      const next = response.pagination?.nextPageToken ?? '';
+      const events = response.events.map((e) => toJson(EventSchema, e) as JsonValue);
+      return next === '' ? { events } : { events, next };
     },
 
-    identity(): JsonValue {
+    legacyIdentity(): JsonValue {
       return authority === undefined ? { transport: 'api', url: baseUrl } : { transport: 'api', url: baseUrl, authority };
     },
 

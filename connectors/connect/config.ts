@@ -1,6 +1,19 @@
 // Configuration schema of the `connect` source: Cofide Connect audit events, through the Connect API or from PostgreSQL.
 import { z } from 'zod';
 import { byteSize, duration, filePath, httpUrl, integer, maxNestingDepth, nonEmptyString, withSecret } from '../../src/config/types.ts';
+import { parseTimeArgument } from '../../src/model/time.ts';
+
+/** `beginning`, `now`, or an RFC 3339 time with a zone (or a date, midnight UTC) → `beginning`, `now` or a canonical time. */
+function startAt(): z.ZodType<string> {
+  const expected = 'beginning, now, or an RFC 3339 time with a zone (2026-05-12T00:00:00Z) or a date (2026-05-12)';
+  return nonEmptyString(expected).transform((v, ctx) => {
+    if (v === 'beginning' || v === 'now') return v;
+    const t = parseTimeArgument(v);
+    if (t.ok) return t.time;
+    ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${JSON.stringify(v)} (${t.reason})` });
+    return z.NEVER;
+  }) as unknown as z.ZodType<string>;
+}
 
 const columnName = (dflt: string) => nonEmptyString('a column name').default(dflt);
 
@@ -68,6 +81,13 @@ export const connectSourceSchema = z
   .strictObject({
     type: z.literal('connect'),
     transport: z.enum(['api', 'postgres']).default('api'),
+    /**
+     * Names the Connect datastore the events come from, for the checkpoint: the transport and its URL are roads to
+     * it, and may change without invalidating the checkpoint. Change it when the source reads another store.
+     */
+    store: nonEmptyString('a name for the Connect datastore').default('connect'),
+    /** Where a route with no checkpoint starts: `beginning` (everything the store holds), `now`, or a time. */
+    startAt: startAt().default('beginning'),
     api: connectApiSchema.optional(),
     postgres: connectPostgresSchema.optional(),
     /** How often the live reader asks for new events. */
@@ -78,8 +98,8 @@ export const connectSourceSchema = z
     lookback: duration({ min: 0, max: 7 * 86_400_000 }).default(300_000),
     /** A replay reads its range in chunks of this length, each with its own resumable cursor. */
     replayChunk: duration({ min: 60_000, max: 31 * 86_400_000 }).default(3_600_000),
-    /** Upper bound on the events of one window held in memory before they are sorted and delivered. */
-    maxWindowBytes: byteSize({ min: 1024 * 1024, max: 4 * 1024 * 1024 * 1024 }).default(32 * 1024 * 1024),
+    /** Events of a window held at once, as JSON, before they are sorted and delivered (parsed, about ten times this). */
+    maxWindowBytes: byteSize({ min: 64 * 1024, max: 4 * 1024 * 1024 * 1024 }).default(4 * 1024 * 1024),
     /** Events nesting deeper (objects and arrays, the event being 1, its `data` payload included) are dead-lettered with their path. */
     maxNestingDepth: maxNestingDepth(),
   })

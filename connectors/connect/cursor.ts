@@ -8,9 +8,13 @@ import { formatEpochMicros, parseEventTime, toEpochMicros } from '../../src/mode
  * Live reading
  * ------------
  * The cursor is (T, ids): every event with `occurred_at` < T that was visible when a window passed over it
- * has been delivered, and at exactly T the listed ids have. A poll reads [T − lookback, now − settleDelay),
- * delivers in (occurred_at, id) order what is new, then moves T to the end of the window. An event behind T
- * that was not delivered is late (it became visible after a window passed its time): delivered and counted.
+ * has been delivered, and at exactly T the listed ids have. A poll reads [T − recent, now − settleDelay)
+ * (`recent` is the poll interval), delivers in (occurred_at, id) order what is new, then moves T to the end of
+ * the window. An event behind T that was not delivered is late (it became visible after a window passed its
+ * time): delivered and counted. Late events are looked for twice: in the recent part of each window, and once
+ * more in a SWEEP of the part of the look-back about to leave it ([T − lookback] as T moves), read before each
+ * window. So every instant is read about three times in all (first, recently, and as it ages out) instead of
+ * once per poll for the whole look-back, and an event that becomes visible up to `lookback` late is delivered.
  *
  * Knowing which ids behind T were delivered: in memory, the exact set for the look-back (ids grouped in
  * time buckets). In the position, a DIGEST of that set, so that the position stays small whatever the event
@@ -269,15 +273,31 @@ export class LiveCursor {
   #tuples: BucketDigest[] | undefined;
   #tuplesBase: bigint | undefined;
   #startText: [bigint, string] | undefined;
+  readonly #recent: bigint;
+  /** The sweep has re-read everything before this (see `sweep`). */
+  #swept: bigint;
+  /** After a verification: the next window reads the whole look-back, to deliver what it found late or ambiguous. */
+  #wholeLookback = false;
 
-  constructor(position: ConnectLivePosition | undefined, lookbackMicros: bigint) {
+  /**
+   * `options.start`: where a reader without a position starts (`startAt`): nothing older is delivered; default
+   * the beginning (everything the store holds). `options.recentMicros`: how far behind T each window starts,
+   * the rest of the look-back being swept as it ages out (see `sweep`); default the whole look-back, every window
+   * (no sweep).
+   */
+  constructor(position: ConnectLivePosition | undefined, lookbackMicros: bigint, options: { readonly start?: bigint; readonly recentMicros?: bigint } = {}) {
     this.#lookback = lookbackMicros > 0n ? lookbackMicros : 0n;
+    this.#recent = options.recentMicros === undefined ? this.#lookback : options.recentMicros > 0n ? options.recentMicros : 0n;
     const buckets = BigInt(DIGEST_BUCKETS);
     this.#w = this.#lookback === 0n ? 1n : (this.#lookback + buckets - 1n) / buckets;
+    this.#swept = 0n;
     if (position === undefined) {
-      this.#atText = LIVE_BEGINNING;
-      this.#at = toMicros(LIVE_BEGINNING);
-      this.#floor = undefined;
+      const start = options.start ?? toMicros(LIVE_BEGINNING);
+      this.#atText = fromMicros(start);
+      this.#at = start;
+      this.#floor = options.start;
+      // Nothing before the start was read, nor is to be: the sweep begins with what the first window reads.
+      this.#swept = start;
       return;
     }
     this.#atText = position.at;
@@ -286,6 +306,9 @@ export class LiveCursor {
     this.#idSet = new Set(position.ids);
     this.#floor = toMicros(position.seen.from);
     if (position.seen.b.length > 0) this.#verify = position.seen;
+    // The verification re-reads the look-back once; the sweep still re-reads it as it ages out, for events that
+    // become visible after the restart.
+    this.#swept = this.coverageStart();
   }
 
   /** The cursor time T. */
@@ -314,6 +337,7 @@ export class LiveCursor {
     if (this.#verify === undefined) return { missing: 0, ambiguous: 0 };
     const verdict = verifyDigest(this.#verify, this.#atText, visible);
     this.#verify = undefined;
+    this.#wholeLookback = verdict.missing.length > 0 || verdict.ambiguous.length > 0;
     for (const k of verdict.delivered) this.#remember(k.id, floorDiv(toMicros(k.at), this.#w));
     for (const k of verdict.ambiguous) this.#redeliver.add(k.id);
     return { missing: verdict.missing.length, ambiguous: verdict.ambiguous.length };
@@ -326,7 +350,30 @@ export class LiveCursor {
   window(upto: bigint): { readonly from: bigint; readonly to: bigint } | undefined {
     if (this.#verify !== undefined) throw new TypeError('LiveCursor.window: applyVerification() must come first');
     if (upto <= this.#at) return undefined;
-    return { from: this.coverageStart(), to: upto };
+    const coverage = this.coverageStart();
+    const recent = this.#at - this.#recent;
+    return { from: recent > coverage && !this.#wholeLookback ? recent : coverage, to: upto };
+  }
+
+  /**
+   * Before the window up to `upto`: the part of the look-back that leaves it when the cursor moves to `upto`
+   * (and was not swept yet), to re-read once more for late events — undefined when there is none. Its events go
+   * through `take` like the window's (they are behind T: late, or already delivered). Then `swept` it.
+   */
+  sweep(upto: bigint): { readonly from: bigint; readonly to: bigint } | undefined {
+    if (this.#verify !== undefined) throw new TypeError('LiveCursor.sweep: applyVerification() must come first');
+    const coverage = this.coverageStart();
+    const from = this.#swept > coverage ? this.#swept : coverage;
+    // What leaves coverage once T = upto, but no further than where the window starts (it reads the rest).
+    const leaving = floorDiv(upto - this.#lookback, this.#w) * this.#w;
+    const windowFrom = this.#at - this.#recent;
+    const to = leaving < windowFrom ? leaving : windowFrom;
+    return to > from ? { from, to } : undefined;
+  }
+
+  /** The sweep up to `to` was read and taken. */
+  swept(to: bigint): void {
+    if (to > this.#swept) this.#swept = to;
   }
 
   /**
@@ -361,6 +408,7 @@ export class LiveCursor {
 
   /** The whole window up to `upto` was handed out: the cursor moves to it (nothing at `upto` itself delivered yet). */
   advance(upto: bigint): void {
+    this.#wholeLookback = false;
     if (upto <= this.#at) return;
     this.#fold();
     this.#at = upto;
@@ -507,9 +555,14 @@ export class ReplayCursor {
     return at > start ? at : start;
   }
 
-  /** An event of the current chunk, in (occurred_at, id) order: the position after it, or undefined when already read. */
+  /**
+   * An event of the range, in (occurred_at, id) order: the position after it, or undefined when already read.
+   * An event of a later chunk moves the cursor to that chunk (the chunks between had no event).
+   */
   take(key: EventKey): ConnectReplayPosition | undefined {
     if (this.#at !== undefined && key.at < this.#at) return undefined;
+    const index = this.#plan.indexOf(toMicros(key.at));
+    while (this.#index < index) this.nextChunk();
     if (key.at === this.#at) {
       if (this.#idSet.has(key.id)) return undefined;
       this.#ids.push(key.id);

@@ -7,7 +7,7 @@ import { eventTypeByNumber } from '../../src/model/event-types.ts';
 import type { JsonObject, JsonValue } from '../../src/model/json.ts';
 import { classifyPostgresError, postgresSourceError } from './classify-postgres.ts';
 import type { ConnectPostgresConfig } from './config.ts';
-import type { ConnectEventReader, WindowQuery } from './window.ts';
+import type { ConnectEventReader, EventPage, WindowQuery } from './window.ts';
 
 /*
  * The query and the index it needs.
@@ -72,6 +72,13 @@ export interface PageKey {
   readonly time: string;
   /** The id as the driver returned it, passed back as is so the comparison uses the column's own type. */
   readonly id: unknown;
+}
+
+/** The page key a token names (the tokens are ours: the JSON of the last key read). */
+function parseToken(token: string): PageKey {
+  const key = JSON.parse(token) as { time?: unknown; id?: unknown };
+  if (typeof key.time !== 'string') throw new TypeError(`not a page token of this reader: ${token}`);
+  return { time: key.time, id: key.id };
 }
 
 export interface PageQuery {
@@ -449,24 +456,22 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
   }
 
   return {
-    async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
+    // Keyset pagination: pages in (occurred_at, id) order, each after the one before.
+    ordered: true,
+
+    async readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
       if (signal.aborted) throw signal.reason;
-      if (closed) throw new TypeError('readWindow called on a closed PostgreSQL reader');
-      let after: PageKey | undefined;
-      for (;;) {
-        const result = await runPage(buildPageQuery(config, query, after), signal);
-        const dataIsJson = JSON_OIDS.has(result.fields[5]?.dataTypeID ?? 0);
-        const linksIsJson = JSON_OIDS.has(result.fields[4]?.dataTypeID ?? 0);
-        const rows = result.rows;
-        const last = rows.at(-1);
-        if (last === undefined) return;
-        // The next page starts after the last row scanned, selected or not.
-        after = { time: last[TIME] as string, id: last[ID] };
-        const events = rows.filter((r) => r[IS_SELECTED] === true).map((r) => eventJson(r, dataIsJson, linksIsJson));
-        if (events.length > 0) yield events;
-        if (rows.length < config.pageSize) return;
-        if (signal.aborted) throw signal.reason;
-      }
+      if (closed) throw new TypeError('readPage called on a closed PostgreSQL reader');
+      const after = token === undefined ? undefined : parseToken(token);
+      const result = await runPage(buildPageQuery(config, query, after), signal);
+      const dataIsJson = JSON_OIDS.has(result.fields[5]?.dataTypeID ?? 0);
+      const linksIsJson = JSON_OIDS.has(result.fields[4]?.dataTypeID ?? 0);
+      const rows = result.rows;
+      const events = rows.filter((r) => r[IS_SELECTED] === true).map((r) => eventJson(r, dataIsJson, linksIsJson));
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < config.pageSize) return { events };
+      // The next page starts after the last row scanned, selected or not.
+      return { events, next: JSON.stringify({ time: last[TIME], id: last[ID] }) };
     },
 
     waitForChange(ms: number, signal: AbortSignal): Promise<void> {
@@ -491,7 +496,7 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
       });
     },
 
-    identity: (): JsonValue => ({ host: target.host, port: target.port, database: target.database, table: config.table }),
+    legacyIdentity: (): JsonValue => ({ host: target.host, port: target.port, database: target.database, table: config.table }),
 
     close(): Promise<void> {
       closing ??= (async () => {

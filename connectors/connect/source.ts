@@ -2,7 +2,8 @@
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError, isForwarderError } from '../../src/contracts/errors.ts';
 import type { Position, ReplayChunkReport, Source, SourceProgress, SourceReadOptions, SourceRecord, TimeRange } from '../../src/contracts/source.ts';
-import { backoffDelay, type BackoffPolicy } from '../../src/delivery/backoff.ts';
+import type { BackoffPolicy } from '../../src/delivery/backoff.ts';
+import { classifySourceError, retryCall } from '../../src/delivery/retry.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
 import { decodeRecord, type DecodeContext } from '../../src/model/decode.ts';
 import { eventTypeByName } from '../../src/model/event-types.ts';
@@ -24,7 +25,7 @@ import {
   replayPositionProblem,
   toMicros,
 } from './cursor.ts';
-import type { ConnectEventReader, WindowQuery } from './window.ts';
+import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
 
 /** Counters of the source, shown in the run summary (`Source.stats`). */
@@ -37,12 +38,18 @@ export type ConnectSourceStats = {
   unparsed_data_total: number;
   /** Events that do not decode at all (handed out as invalid records: the engine dead-letters them). */
   invalid_events_total: number;
-  /** Reads of a window that failed with a retryable error and were retried. */
+  /** Page reads that failed with a retryable error and were retried (from that page, not the window's first). */
   read_retries_total: number;
-  /** Windows halved because they held more than `maxWindowBytes`. */
+  /** Windows narrowed because they held more than `maxWindowBytes` in an order that gave no usable prefix. */
   window_splits_total: number;
+  /** Windows cut at the times already read (events arriving in time order): the rest read by a new query. */
+  window_cuts_total: number;
   /** Windows (or parts of one) read to the end. */
   windows_read_total: number;
+  /** Events the reader returned, duplicates and re-reads included: the load this source puts on Connect. */
+  rows_read_total: number;
+  /** Page tokens the server refused (expired): the window went on from the times read, or started over. */
+  page_token_refusals_total: number;
   /** After a restart, events of a look-back bucket that did not match its digest: delivered again. */
   redelivered_after_restart_total: number;
 };
@@ -57,7 +64,7 @@ export interface ConnectSourceOptions {
    */
   readonly includeTypes?: readonly string[];
   readonly excludeTypes?: readonly string[];
-  /** Backoff between retries of a failed window read (full jitter). Default: DEFAULT_RETRY. */
+  /** Backoff between retries of a failed page read (full jitter). Default: DEFAULT_RETRY. */
   readonly retry?: BackoffPolicy;
   /** Randomness of the jitter (tests). */
   readonly random?: () => number;
@@ -65,6 +72,8 @@ export interface ConnectSourceOptions {
 
 export type ConnectSource = Source & {
   stats(): ConnectSourceStats;
+  positionAt(time: string): Position;
+  previousIdentities(): JsonValue[];
   replayReport(committed: Position | undefined): ReplayChunkReport[];
 };
 
@@ -98,22 +107,47 @@ function pushdown(select: { readonly includeTypes: readonly string[] | undefined
 }
 
 
+/** A rough size of an event as JSON, for the memory budget, without writing it (a jsonb `data` object is written). */
+function approxSize(raw: JsonValue): number {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return jsonText(raw).length;
+  let n = 2;
+  for (const [k, v] of Object.entries(raw)) {
+    n += k.length + 4;
+    if (typeof v === 'string') n += v.length;
+    else if (Array.isArray(v)) n += v.length * 64;
+    else if (typeof v === 'object' && v !== null) n += jsonText(v).length;
+    else n += 8;
+  }
+  return n;
+}
+
 /**
  * The Connect source over a window reader (the API or PostgreSQL transport).
  *
- * Live (`read` without `range`): every poll interval, or earlier when `reader.waitForChange` resolves, reads
- * [cursor − lookback, now − settleDelay) and hands out, in (occurred_at, id) order, what was not delivered yet;
- * the cursor never passes now − settleDelay. Without a position it starts at the beginning (1970), i.e.
- * everything the store holds. See cursor.ts for the position and what a restart recovers.
+ * Reading a time range [from, to) (`readRange`): queries `ListEvents` (or the SQL page query) over the whole
+ * rest of the range and reads its pages, in whatever order the server gives them, holding at most
+ * `maxWindowBytes` of events:
+ * - all of it read within the budget: sorted by (occurred_at, id) and handed out;
+ * - the budget passed while every event so far came in time order (a server that pages oldest first, and
+ *   PostgreSQL's keyset order): the window is cut at the times already read — the events before the last time
+ *   read are complete, sorted and handed out, and a new query goes on from that time, so nothing is read twice
+ *   but the events of that last instant. A transport that promises that order (PostgreSQL) hands out every page;
+ * - otherwise (newest first, or no order): what was read is dropped and a narrower window is read, as narrow as
+ *   what was read suggests; one microsecond is read whole.
+ * An empty stretch costs nothing: the query of the rest of the range starts with its first event. A failed page
+ * is read again (with the route's retry, no limit), resuming the window there; a refused page token cuts the
+ * window at the times read, or starts it over.
  *
- * Replay (`read` with `range`): the range is read in chunks of `replayChunk`, each a bounded window, and the
- * iteration ends after the last chunk. A range reaching into the last `settleDelay` is read only up to
- * now − settleDelay (at the start of the read): the rest is not read by this run; running the replay again
- * later resumes and reads it.
+ * Live (`read` without `range`): every poll interval, or earlier when `reader.waitForChange` resolves, reads the
+ * look-back's sweep and [T − pollInterval, now − settleDelay) (see cursor.ts) and hands out, in (occurred_at,
+ * id) order, what was not delivered yet; the cursor never passes now − settleDelay. Without a position it starts
+ * at `startAt`. Positions are handed out with every event, so the engine commits as pages are delivered.
  *
- * Windows holding more than `maxWindowBytes` of JSON are halved (down to one microsecond, read whole).
- * A `retryable` reader error retries the window after a backoff; any other error ends the iteration by
- * throwing it.
+ * Replay (`read` with `range`): the range is read as above, its events counted per chunk of `replayChunk`
+ * (the report), and the iteration ends at its end. A range reaching into the last `settleDelay` is read only up
+ * to now − settleDelay (at the start of the read): running the replay again later reads the rest.
+ *
+ * A reader error that is not retryable ends the iteration by throwing it.
  */
 export function createConnectSource(
   name: string,
@@ -139,10 +173,13 @@ export function createConnectSource(
     invalid_events_total: 0,
     read_retries_total: 0,
     window_splits_total: 0,
+    window_cuts_total: 0,
     windows_read_total: 0,
+    rows_read_total: 0,
+    page_token_refusals_total: 0,
     redelivered_after_restart_total: 0,
   };
-  /** Longest span (µs) a window part may have, learnt from splits, so that later windows do not overflow again. */
+  /** Longest span (µs) a window may have, learnt when a window in no usable order passed the budget. */
   let spanHint: bigint | undefined;
   const keyless = new Set<string>();
   let replay: { plan: ReplayPlan; cursor: ReplayCursor; read: Map<number, number>; from: Position | undefined } | undefined;
@@ -188,70 +225,176 @@ export function createConnectSource(
     return true;
   }
 
-  type PieceResult = { readonly events: HeldEvent[]; readonly bytes: number } | 'too_big' | 'aborted';
-
-  /** Reads [from, to) whole (retrying retryable failures), or says it holds more than the budget. */
-  async function readPiece(from: bigint, to: bigint, query: Pick<WindowQuery, 'includeTypes' | 'excludeTypes'>, signal: AbortSignal): Promise<PieceResult> {
-    const fromText = fromMicros(from);
-    const toText = fromMicros(to);
-    // One microsecond before `from`, so that a server treating `occurred_after` as exclusive still returns
-    // events at exactly `from`; whatever comes back outside [from, to) is dropped here.
-    const windowQuery: WindowQuery = { from: fromMicros(from - 1n), to: toText, ...query };
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return 'aborted';
-      try {
-        const byId = new Map<string, HeldEvent>();
-        const others: HeldEvent[] = [];
-        let bytes = 0;
-        for await (const page of reader.readWindow(windowQuery, signal)) {
-          if (signal.aborted) return 'aborted';
-          for (const raw of page) {
-            const key = eventKeyOf(raw);
-            if (key !== undefined && (key.at < fromText || key.at >= toText || byId.has(key.id))) continue;
-            // A jsonb `data` column may nest deeper than JSON.stringify's stack reaches.
-            const size = jsonText(raw).length;
-            const held: HeldEvent = { key, raw, size };
-            if (key === undefined) others.push(held);
-            else byId.set(key.id, held);
-            bytes += size;
-            if (bytes > budget && to - from > 1n) return 'too_big';
-          }
-        }
-        if (signal.aborted) return 'aborted';
-        stats.windows_read_total++;
-        const events = [...others, ...byId.values()];
-        return { events: orderWindow(events), bytes };
-      } catch (error) {
-        if (signal.aborted) return 'aborted';
-        if (!isForwarderError(error) || error.disposition !== 'retryable') throw error;
+  /** One page, read again after a retryable failure (the same page: the window resumes there). */
+  function readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
+    return retryCall(() => reader.readPage(query, token, signal), signal, {
+      policy: retryPolicy,
+      random,
+      // A refused token is not retried as is: the caller decides where to go on from.
+      classify: (e) => (e instanceof PageTokenRefused ? { retryable: false, reason: e.message } : classifySourceError(e)),
+      onRetry: (e) => {
         stats.read_retries_total++;
-        const delayMs = backoffDelay(retryPolicy, attempt, undefined, random);
         context.logger.warn(
-          { source: name, from: fromText, to: toText, attempt, delayMs, code: error.code, reason: error.message },
-          'reading Connect audit events failed; retrying the window',
+          { source: name, from: query.from, to: query.to, attempt: e.attempt, delayMs: e.delayMs, code: e.code, reason: e.reason },
+          'reading Connect audit events failed; reading that page again',
         );
-        await sleepUnlessAborted(delayMs, signal);
+      },
+    });
+  }
+
+  /** The events of a window read so far, before they are handed out. */
+  class Held {
+    readonly byId = new Map<string, HeldEvent>();
+    readonly keyless: HeldEvent[] = [];
+    bytes = 0;
+    /** Every event so far arrived at or after the time of the one before it. */
+    ascending = true;
+    /** Time of the latest event in arrival order (meaningful while `ascending`). */
+    last: string;
+    /** Time of the first event that arrived. */
+    first: string | undefined;
+    /** Earliest time held. */
+    earliest: string | undefined;
+    constructor(from: string) {
+      this.last = from;
+    }
+
+    /**
+     * The events came oldest first, and there is evidence of it (two times at least): then every event before the
+     * last time read has been read. Events of a single instant prove nothing (the newest page of a server that
+     * pages newest first looks the same).
+     */
+    get inTimeOrder(): boolean {
+      return this.ascending && this.first !== undefined && this.last > this.first;
+    }
+
+    add(raw: JsonValue, from: string, to: string, after: string): void {
+      const key = eventKeyOf(raw);
+      // Outside the window (the reader may overlap its bounds), already held (a page overlap), or already handed out.
+      if (key !== undefined && (key.at < from || key.at >= to || key.at < after || this.byId.has(key.id))) return;
+      const held: HeldEvent = { key, raw, size: approxSize(raw) };
+      this.bytes += held.size;
+      if (key === undefined) {
+        this.keyless.push(held);
+        return;
       }
+      this.byId.set(key.id, held);
+      this.first ??= key.at;
+      if (key.at < this.last) this.ascending = false;
+      else this.last = key.at;
+      if (this.earliest === undefined || key.at < this.earliest) this.earliest = key.at;
+    }
+
+    /** Removes and returns, sorted, what is before `time` (everything when undefined), the events without a key first. */
+    take(time?: string): HeldEvent[] {
+      const out: HeldEvent[] = this.keyless.splice(0);
+      for (const [id, h] of this.byId) {
+        if (time !== undefined && h.key!.at >= time) continue;
+        out.push(h);
+        this.byId.delete(id);
+        this.bytes -= h.size;
+      }
+      for (const h of out) if (h.key === undefined) this.bytes -= h.size;
+      return orderWindow(out);
     }
   }
 
-  /** Reads [from, to) in order, in parts that fit the budget; yields each part's events sorted. */
+  /**
+   * Reads [from, to) in (occurred_at, id) order (see the comment of createConnectSource), yielding sorted
+   * batches: when a batch is yielded, every event of the range before its last event's time has been yielded.
+   */
   async function* readRange(from: bigint, to: bigint, query: Pick<WindowQuery, 'includeTypes' | 'excludeTypes'>, signal: AbortSignal): AsyncGenerator<HeldEvent[]> {
     let a = from;
-    while (a < to) {
-      const b = spanHint !== undefined && a + spanHint < to ? a + spanHint : to;
-      const result = await readPiece(a, b, query, signal);
-      if (result === 'aborted') return;
-      if (result === 'too_big') {
-        stats.window_splits_total++;
-        const half = (b - a) / 2n;
-        spanHint = half > 0n ? half : 1n;
-        continue;
+    /** The instant `a` alone holds more than the budget: read it whole, then go on as before. */
+    let crowded = false;
+    while (a < to && !signal.aborted) {
+      const b = crowded ? a + 1n : spanHint !== undefined && a + spanHint < to ? a + spanHint : to;
+      crowded = false;
+      const fromText = fromMicros(a);
+      const toText = fromMicros(b);
+      // One microsecond before `from`, so that a server treating `occurred_after` as exclusive still returns
+      // events at exactly `from`; whatever comes back outside [from, to) is dropped.
+      const windowQuery: WindowQuery = { from: fromMicros(a - 1n), to: toText, ...query };
+      const held = new Held(fromText);
+      /** Everything before this was handed out (by an ordered reader, page by page). */
+      let handedOut = fromText;
+      let token: string | undefined;
+      let restarts = 0;
+      let end: 'complete' | 'cut' | 'crowded' | 'narrow' = 'complete';
+      for (;;) {
+        let page: EventPage;
+        try {
+          page = await readPage(windowQuery, token, signal);
+        } catch (error) {
+          if (signal.aborted) return;
+          if (!(error instanceof PageTokenRefused)) throw error;
+          stats.page_token_refusals_total++;
+          context.logger.warn({ source: name, from: fromText, to: toText, reason: error.message }, 'the server refused the page token; going on from the times already read');
+          if (held.inTimeOrder && held.last > handedOut) {
+            end = 'cut';
+            break;
+          }
+          // Nothing usable: the window again from its first page (what is held stays, duplicates are dropped).
+          if (++restarts > 3) {
+            throw new ForwarderError('FWD_SOURCE_IO', `source ${name}: the server refused the page token ${restarts} times in one window (${error.message})`, {
+              stage: 'source',
+              disposition: 'retryable',
+              cause: error,
+            });
+          }
+          token = undefined;
+          continue;
+        }
+        stats.rows_read_total += page.events.length;
+        for (const raw of page.events) held.add(raw, fromText, toText, handedOut);
+        if (page.next === undefined) break;
+        if (page.next === token) {
+          throw new ForwarderError('FWD_SOURCE_IO', `source ${name}: the reader returned the page token it was given: pagination does not advance`, {
+            stage: 'source',
+            disposition: 'retryable',
+          });
+        }
+        token = page.next;
+        if (reader.ordered === true && held.last > handedOut) {
+          // The reader's order: every event before the last time read is in. Handed out now; the last instant may go on.
+          const batch = held.take(held.last);
+          handedOut = held.last;
+          if (batch.length > 0) yield batch;
+          if (signal.aborted) return;
+        }
+        if (held.bytes > budget && b - a > 1n) {
+          if (held.inTimeOrder && held.last > handedOut) end = 'cut';
+          else if (held.ascending && held.first === fromText && held.last === fromText) end = 'crowded';
+          else end = 'narrow';
+          break;
+        }
       }
-      // A part well within the budget: let the next ones be longer again.
-      if (spanHint !== undefined && result.bytes < budget / 4) spanHint *= 2n;
-      yield result.events;
-      a = b;
+      if (end === 'complete') {
+        stats.windows_read_total++;
+        const bytes = held.bytes;
+        const batch = held.take();
+        if (batch.length > 0) yield batch;
+        a = b;
+        // A window well within the budget: let the next ones be longer again.
+        if (spanHint !== undefined && bytes < budget / 4) spanHint *= 2n;
+      } else if (end === 'cut') {
+        stats.window_cuts_total++;
+        // Complete before the last time read; that instant is read again by the next query (from there).
+        const batch = held.take(held.last);
+        if (batch.length > 0) yield batch;
+        a = toMicros(held.last);
+      } else if (end === 'crowded') {
+        // Every event so far is at `a`, more than the budget: that microsecond is read whole.
+        stats.window_splits_total++;
+        crowded = true;
+      } else {
+        stats.window_splits_total++;
+        // As narrow as the events read suggest: newest first, they filled (earliest, b).
+        const half = (b - a) / 2n;
+        const filled = held.earliest === undefined ? half : (b - toMicros(held.earliest)) / 2n;
+        const span = filled < half ? filled : half;
+        spanHint = span > 0n ? span : 1n;
+      }
     }
   }
 
@@ -266,8 +409,19 @@ export function createConnectSource(
     }
   }
 
+  /** Where a live read without a position starts. */
+  function startOf(): bigint | undefined {
+    const at = config.startAt;
+    if (at === 'beginning') return undefined;
+    if (at === 'now') return msToMicros(now()) - settle;
+    return toMicros(at);
+  }
+
   async function* readLive(position: ConnectLivePosition | undefined, query: Pick<WindowQuery, 'includeTypes' | 'excludeTypes'>, signal: AbortSignal): AsyncGenerator<SourceRecord[]> {
-    const cursor = new LiveCursor(position, msToMicros(config.lookback));
+    const start = position === undefined ? startOf() : undefined;
+    const cursor = new LiveCursor(position, msToMicros(config.lookback), { recentMicros: msToMicros(config.pollInterval), ...(start !== undefined ? { start } : {}) });
+    if (position === undefined) context.logger.info({ source: name, from: cursor.at, startAt: config.startAt }, 'no checkpoint: reading from startAt');
+    else context.logger.info({ source: name, from: position.at }, 'resuming from the checkpoint');
     const verify = cursor.verification();
     if (verify !== undefined) {
       const keys: EventKey[] = [];
@@ -276,40 +430,48 @@ export function createConnectSource(
       }
       if (signal.aborted) return;
       const verdict = cursor.applyVerification(keys);
-      if (verdict.ambiguous > 0) {
-        context.logger.warn(
-          { source: name, events: verdict.ambiguous, since: fromMicros(verify.from) },
-          'after the restart, some look-back events cannot be told delivered or not: delivering them again',
-        );
-      }
+      context.logger.info(
+        { source: name, since: fromMicros(verify.from), late: verdict.missing, resent: verdict.ambiguous },
+        'look-back checked after the restart: late events are delivered, and events that cannot be told delivered or not are delivered again',
+      );
     }
+
+    /** The events of a read, in order, as records (those already delivered left out). */
+    function* records(events: readonly HeldEvent[]): Generator<SourceRecord[]> {
+      let out: SourceRecord[] = [];
+      for (const held of events) {
+        let record: SourceRecord | undefined;
+        if (held.key === undefined) {
+          if (firstSighting(held)) record = toRecord(held, cursor.position());
+        } else {
+          const taken = cursor.take(held.key);
+          if (taken !== undefined) {
+            if (taken.kind === 'late') stats.late_events_total++;
+            else if (taken.kind === 'redelivered') stats.redelivered_after_restart_total++;
+            record = toRecord(held, taken.position);
+          }
+        }
+        if (record === undefined) continue;
+        out.push(record);
+        if (out.length >= RECORDS_PER_CHUNK) {
+          yield out;
+          out = [];
+        }
+      }
+      if (out.length > 0) yield out;
+    }
+
     while (!signal.aborted) {
       const upto = msToMicros(now()) - settle;
+      const sweep = cursor.sweep(upto);
+      if (sweep !== undefined) {
+        for await (const events of readRange(sweep.from, sweep.to, query, signal)) yield* records(events);
+        if (signal.aborted) return;
+        cursor.swept(sweep.to);
+      }
       const window = cursor.window(upto);
       if (window !== undefined) {
-        for await (const events of readRange(window.from, window.to, query, signal)) {
-          let out: SourceRecord[] = [];
-          for (const held of events) {
-            let record: SourceRecord | undefined;
-            if (held.key === undefined) {
-              if (firstSighting(held)) record = toRecord(held, cursor.position());
-            } else {
-              const taken = cursor.take(held.key);
-              if (taken !== undefined) {
-                if (taken.kind === 'late') stats.late_events_total++;
-                else if (taken.kind === 'redelivered') stats.redelivered_after_restart_total++;
-                record = toRecord(held, taken.position);
-              }
-            }
-            if (record === undefined) continue;
-            out.push(record);
-            if (out.length >= RECORDS_PER_CHUNK) {
-              yield out;
-              out = [];
-            }
-          }
-          if (out.length > 0) yield out;
-        }
+        for await (const events of readRange(window.from, window.to, query, signal)) yield* records(events);
         if (signal.aborted) return;
         cursor.advance(window.to);
       }
@@ -342,44 +504,42 @@ export function createConnectSource(
     }
     const ms = (us: bigint) => Number((us - plan.from) / 1000n);
     progress = { done: Math.max(0, ms(cursor.readFrom())), total: Math.max(0, ms(end)) };
-    while (!cursor.done()) {
-      const bounds = plan.bounds(cursor.index);
-      if (bounds.from >= end) break;
-      const to = bounds.to < end ? bounds.to : end;
-      const index = cursor.index;
-      for await (const events of readRange(cursor.readFrom(), to, query, signal)) {
-        let out: SourceRecord[] = [];
-        for (const held of events) {
-          let record: SourceRecord | undefined;
-          if (held.key === undefined) {
-            if (firstSighting(held)) record = toRecord(held, cursor.position());
-          } else {
-            const p = cursor.take(held.key);
-            if (p !== undefined) {
-              record = toRecord(held, p);
-              progress.done = Math.max(progress.done, ms(toMicros(held.key.at)));
-            }
-          }
-          if (record === undefined) continue;
-          read.set(index, (read.get(index) ?? 0) + 1);
-          out.push(record);
-          if (out.length >= RECORDS_PER_CHUNK) {
-            yield out;
-            out = [];
+    if (cursor.done() || cursor.readFrom() >= end) return;
+    // The whole rest of the range in one read: chunks without events cost nothing.
+    for await (const events of readRange(cursor.readFrom(), end, query, signal)) {
+      let out: SourceRecord[] = [];
+      for (const held of events) {
+        let record: SourceRecord | undefined;
+        if (held.key === undefined) {
+          if (firstSighting(held)) record = toRecord(held, cursor.position());
+        } else {
+          const p = cursor.take(held.key);
+          if (p !== undefined) {
+            record = toRecord(held, p);
+            progress.done = Math.max(progress.done, ms(toMicros(held.key.at)));
           }
         }
-        if (out.length > 0) yield out;
+        if (record === undefined) continue;
+        read.set(cursor.index, (read.get(cursor.index) ?? 0) + 1);
+        out.push(record);
+        if (out.length >= RECORDS_PER_CHUNK) {
+          yield out;
+          out = [];
+        }
       }
-      if (signal.aborted) return;
-      progress.done = ms(to);
-      if (to < bounds.to) break;
-      cursor.nextChunk();
+      if (out.length > 0) yield out;
     }
+    if (signal.aborted) return;
+    progress.done = ms(end);
+    // Chunks after the last event, up to the end read, had none.
+    while (!cursor.done() && plan.bounds(cursor.index).to <= end) cursor.nextChunk();
   }
 
   return {
     type: 'connect',
-    identity: (): JsonValue => ({ type: 'connect', transport: config.transport, reader: reader.identity() }),
+    // The store, not the road to it: another URL, or the other transport, reads the same events.
+    identity: (): JsonValue => ({ type: 'connect', store: config.store }),
+    previousIdentities: (): JsonValue[] => [{ type: 'connect', transport: config.transport, reader: reader.legacyIdentity() }],
     decodeRaw,
 
     async *read(from: Position | undefined, readOptions: SourceReadOptions): AsyncGenerator<readonly SourceRecord[]> {
@@ -395,6 +555,11 @@ export function createConnectSource(
         progress = undefined;
         yield* readLive(parsed?.position, query, signal);
       }
+    },
+
+    positionAt(time: string): Position {
+      // A cursor that starts at `time`: everything from then on is read, nothing before.
+      return new LiveCursor(undefined, msToMicros(config.lookback), { start: toMicros(time) }).position();
     },
 
     progress: (): SourceProgress | undefined =>

@@ -13,26 +13,66 @@ export interface WindowQuery {
   readonly excludeTypes?: readonly number[];
 }
 
+/** One page of a window. */
+export interface EventPage {
+  readonly events: readonly JsonValue[];
+  /** The token of the next page of the same query; undefined on the last page. */
+  readonly next?: string;
+}
+
 /**
- * Reads Connect audit events by time window. Implemented by the API transport (`ListEvents`, following
- * `next_page_token`) and the PostgreSQL transport (keyset pagination).
+ * Thrown by `readPage` when the server refuses a page token (expired, or the server restarted): the caller reads
+ * again from where it can (the source cuts the window at the times already read, or starts it over).
+ */
+export class PageTokenRefused extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PageTokenRefused';
+  }
+}
+
+/**
+ * Reads Connect audit events by time window, one page per call. Implemented by the API transport (`ListEvents`
+ * and its `next_page_token`) and the PostgreSQL transport (keyset pagination: the token is the last key read).
  * Rules:
- * - Yields pages of events in the proto3 JSON form of `proto.audit.v1alpha1.Event` (`occurredAt`, enum
- *   names or numbers, `data` base64) — the form `decodeConnectEvent` reads — in ANY order, possibly with
- *   duplicates across pages; the caller sorts, de-duplicates and filters.
- * - Returns when the window is exhausted. Honours `signal` (returns promptly, or throws its reason).
- * - Throws `ForwarderError` (stage `source`): disposition `retryable` for conditions that may clear
- *   (unavailable, deadline exceeded, connection reset, an expired page token after the reader restarted
- *   the window itself once), `permanent` for credentials or permissions refused.
+ * - `readPage(query, undefined)` is the first page of the window; `readPage(query, page.next)` the one after
+ *   `page`, for the same `query`. A failed call may be made again with the same token (resuming the window at
+ *   that page, not at its start).
+ * - Pages hold events in the proto3 JSON form of `proto.audit.v1alpha1.Event` (`occurredAt`, enum names or
+ *   numbers, `data` base64) — the form `decodeConnectEvent` reads — in ANY order, possibly with duplicates
+ *   across pages, and possibly a little outside the window; the caller sorts, de-duplicates and filters. (The
+ *   PostgreSQL transport returns them in (occurred_at, id) order; the API does not say.)
+ * - Honours `signal` (throws its reason promptly).
+ * - Throws `PageTokenRefused` for a refused token, else `ForwarderError` (stage `source`): disposition
+ *   `retryable` for conditions that may clear (unavailable, deadline exceeded, connection reset), `permanent`
+ *   for credentials or permissions refused.
  */
 export interface ConnectEventReader {
-  readWindow(query: WindowQuery, signal: AbortSignal): AsyncIterable<readonly JsonValue[]>;
+  /**
+   * True when every page holds events in (occurred_at, id) order, each page after the one before (PostgreSQL's
+   * keyset pagination): the source then hands events out page by page. Absent: no order is assumed.
+   */
+  readonly ordered?: boolean;
+  readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage>;
   /**
    * Optional: resolves early when new events may be available (PostgreSQL `LISTEN`), else after `ms`, or
    * when `signal` aborts. A reader without it makes the source simply wait its poll interval.
    */
   waitForChange?(ms: number, signal: AbortSignal): Promise<void>;
-  /** What identifies the data read (endpoint or database and table), for the checkpoint fingerprint. */
-  identity(): JsonValue;
+  /**
+   * The road to the store (endpoint, or database and table), as the checkpoint fingerprints of releases before
+   * 0.2 named it: a checkpoint written under it is still accepted (see `ConnectSource.identity`).
+   */
+  legacyIdentity(): JsonValue;
   close(): Promise<void>;
+}
+
+/** Every page of a window, in the order the reader gives them (for tests and tools; the source drives pages itself). */
+export async function* readWholeWindow(reader: ConnectEventReader, query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
+  let token: string | undefined;
+  do {
+    const page = await reader.readPage(query, token, signal);
+    if (page.events.length > 0) yield page.events;
+    token = page.next;
+  } while (token !== undefined);
 }

@@ -49,9 +49,9 @@ export function checkpointFilePath(directory: string, key: string): string {
 export function createFileCheckpointStore(directory: string): CheckpointStore {
   const root = path.resolve(directory);
   return {
-    load: async (key, fingerprint) => {
+    load: async (key, fingerprint, accepted = []) => {
       const info = keyInfo(root, key);
-      return serialised(info.file, () => loadChecked(info, fingerprint));
+      return serialised(info.file, () => loadChecked(info, fingerprint, accepted));
     },
     inspect: async (key) => {
       const info = keyInfo(root, key);
@@ -377,7 +377,7 @@ async function corruptError(info: KeyInfo, problem: string, fingerprint: string 
   );
 }
 
-async function loadChecked(info: KeyInfo, fingerprint: string | undefined): Promise<Checkpoint | undefined> {
+async function loadChecked(info: KeyInfo, fingerprint: string | undefined, accepted: readonly string[] = []): Promise<Checkpoint | undefined> {
   let bytes: Uint8Array | undefined;
   let prevExists: boolean;
   try {
@@ -403,10 +403,11 @@ async function loadChecked(info: KeyInfo, fingerprint: string | undefined): Prom
     );
   }
   const checkpoint = decoded.checkpoint;
-  if (fingerprint !== undefined && checkpoint.fingerprint !== fingerprint) {
+  if (fingerprint !== undefined && checkpoint.fingerprint !== fingerprint && !accepted.includes(checkpoint.fingerprint)) {
     const advice =
       info.slug === undefined
-        ? `to start this route over run \`${RESET_COMMAND} ${info.route}\``
+        ? `to start this route over run \`${RESET_COMMAND} ${info.route}\` (or, for a source read by time such as ` +
+          `connect, move its position with \`audit-forwarder checkpoint set --route ${info.route} --at <time>\`)`
         : 'to start this replay over run the same `audit-forwarder replay` command with --restart';
     throw new ForwarderError(
       'FWD_CHECKPOINT_SOURCE_CHANGED',

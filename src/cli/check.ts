@@ -18,7 +18,8 @@ export function registerCheck(program: Command): void {
       out.write(`configuration ${config.configPath}: valid (${Object.keys(config.routes).length} routes)\n`);
       for (const name of Object.keys(config.routes)) {
         try {
-          const cp = await deps.store.load(checkpointKey(name, { kind: 'live' }), sourceFingerprint(config, name, deps));
+          const { fingerprint, accepted } = sourceFingerprint(config, name, deps);
+          const cp = await deps.store.load(checkpointKey(name, { kind: 'live' }), fingerprint, accepted);
           out.write(`route ${name}: checkpoint ${cp === undefined ? 'none yet (starts at the beginning)' : 'valid'}\n`);
         } catch (error) {
           ok = false;

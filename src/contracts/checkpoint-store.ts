@@ -41,10 +41,11 @@ export interface CheckpointStore {
   /**
    * The checkpoint under `key`, or undefined if none was ever written.
    * Throws `ForwarderError`: `FWD_CHECKPOINT_CORRUPT` (checksum, truncation, bad JSON — never silently
-   * treated as absent), `FWD_CHECKPOINT_SOURCE_CHANGED` when `fingerprint` differs from the stored one,
+   * treated as absent), `FWD_CHECKPOINT_SOURCE_CHANGED` when the stored fingerprint is neither `fingerprint` nor
+   * one of `accepted` (the source's identity in earlier releases, see `Source.previousIdentities`),
    * `FWD_CHECKPOINT_UNSUPPORTED_VERSION`.
    */
-  load(key: string, fingerprint: string): Promise<Checkpoint | undefined>;
+  load(key: string, fingerprint: string, accepted?: readonly string[]): Promise<Checkpoint | undefined>;
   /**
    * Replaces the checkpoint atomically: after a crash at any instant, `load` returns either the previous
    * or the new checkpoint, never a mix, never an error.

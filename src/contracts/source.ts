@@ -60,6 +60,17 @@ export interface Source {
    */
   identity(): JsonValue;
   /**
+   * Optional: identities this source had in earlier releases, for the same data. A checkpoint written under one
+   * of them is accepted (and saved under `identity()` from then on), so an upgrade that renames what identifies a
+   * source does not refuse its checkpoints.
+   */
+  previousIdentities?(): JsonValue[];
+  /**
+   * Optional, for sources that read by time: the position from which a live read delivers every event at or
+   * after `time` (canonical RFC 3339) and none before (`checkpoint set --at`).
+   */
+  positionAt?(time: string): Position;
+  /**
    * Reads from just after `from` (from the beginning when undefined), in position order.
    * Rules:
    * - Records are yielded in the order their positions must be committed; the engine commits a position

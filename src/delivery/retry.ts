@@ -51,7 +51,7 @@ class Retryable extends Error {
 /**
  * The retry core: runs `attempt` until it returns, waiting before each new attempt as the policy says (full
  * jitter, capped, the destination's Retry-After honoured), without limit, while it throws `Retryable`. Any other
- * error, or the signal aborting (its reason), ends it. `describe` says how many records the next attempt carries.
+ * error, or the signal aborting (its reason), ends it. `records` says how many records the next attempt carries.
  */
 async function retrying<T>(attempt: () => Promise<T>, signal: AbortSignal, options: RetryOptions, records: () => number): Promise<T> {
   return pRetry(attempt, {
@@ -230,7 +230,7 @@ export async function* readWithRetry(
     for (;;) {
       let next: IteratorResult<readonly SourceRecord[]>;
       try {
-        next = await retrying(
+        next = await retryCall(
           async () => {
             iterator ??= source.read(position, readOptions)[Symbol.asyncIterator]();
             try {
@@ -238,18 +238,15 @@ export async function* readWithRetry(
             } catch (error) {
               // A generator that threw is finished: the next attempt opens a new read from `position`.
               iterator = undefined;
-              if (signal.aborted) throw error;
-              const failure = classifySourceError(error);
-              throw failure.retryable ? new Retryable(failure.reason, undefined, failure.code) : new SourceReadError(failure, error);
+              throw error;
             }
           },
           signal,
           options,
-          () => 0,
         );
       } catch (error) {
         if (signal.aborted) return;
-        throw error;
+        throw error instanceof SourceReadError ? error : new SourceReadError(classifySourceError(error), error);
       }
       if (next.done === true) return;
       const chunk = next.value;
@@ -259,4 +256,33 @@ export async function* readWithRetry(
   } finally {
     await iterator?.return?.();
   }
+}
+
+/**
+ * Calls `operation` until it returns: a failure that `classify` (default `classifySourceError`) says is
+ * retryable is tried again after the policy's wait, without limit, reported through `onRetry`; any other failure
+ * is thrown as it was; the signal aborting throws its reason. The one retry for what a source reads: a whole
+ * read (`readWithRetry`), or one call of a connector's transport (a page of a window), so that a connector
+ * resumes where it failed without a retry loop of its own.
+ */
+export function retryCall<T>(
+  operation: () => Promise<T>,
+  signal: AbortSignal,
+  options: RetryOptions & { readonly classify?: (error: unknown) => SourceFailure },
+): Promise<T> {
+  const classify = options.classify ?? classifySourceError;
+  return retrying(
+    async () => {
+      try {
+        return await operation();
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const failure = classify(error);
+        throw failure.retryable ? new Retryable(failure.reason, undefined, failure.code) : error;
+      }
+    },
+    signal,
+    options,
+    () => 0,
+  );
 }

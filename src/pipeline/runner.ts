@@ -65,13 +65,22 @@ export function checkpointKey(route: string, mode: RunMode): string {
   return `replays/${route}/${slug(mode.range.from)}--${slug(mode.range.to)}`;
 }
 
-/** The fingerprint of a route's source: what a checkpoint must match to be resumed. */
-export function sourceFingerprint(config: ForwarderConfig, routeName: string, deps: Pick<RunnerDeps, 'registry' | 'logger'>): string {
+/** The fingerprint of a route's source, what a checkpoint must match to be resumed, and the earlier ones it may still carry. */
+export interface SourceFingerprint {
+  readonly fingerprint: string;
+  /** Fingerprints of the source's identities in earlier releases (`Source.previousIdentities`): accepted too. */
+  readonly accepted: readonly string[];
+}
+
+export function sourceFingerprint(config: ForwarderConfig, routeName: string, deps: Pick<RunnerDeps, 'registry' | 'logger'>): SourceFingerprint {
   const route = config.routes[routeName]!;
   const sourceConfig = config.sources[route.from]!;
   const connector = deps.registry.sources.get(sourceConfig.type)!;
   const probe = connector.create(route.from, sourceConfig, { logger: deps.logger, baseDir: config.baseDir });
-  return fingerprintOf({ source: probe.identity() });
+  return {
+    fingerprint: fingerprintOf({ source: probe.identity() }),
+    accepted: (probe.previousIdentities?.() ?? []).map((identity) => fingerprintOf({ source: identity })),
+  };
 }
 
 /**
@@ -83,12 +92,12 @@ export function sourceFingerprint(config: ForwarderConfig, routeName: string, de
 export async function prepareRoute(config: ForwarderConfig, routeName: string, options: RunOptions, deps: RunnerDeps): Promise<PreparedRoute> {
   if (config.routes[routeName] === undefined) throw new TypeError(`no route named ${routeName}`);
   const key = checkpointKey(routeName, options.mode);
-  const fingerprint = sourceFingerprint(config, routeName, deps);
+  const { fingerprint, accepted } = sourceFingerprint(config, routeName, deps);
   // One process per checkpoint: a second `run` of this route (or `checkpoint reset`) is refused while this one
   // holds it. A dry run writes nothing and takes no lock.
   const lock = options.dryRun ? undefined : await deps.store.lock(key, { command: options.mode.kind === 'live' ? 'audit-forwarder run' : 'audit-forwarder replay' });
   try {
-    return await prepareLocked(config, routeName, options, deps, key, fingerprint, lock);
+    return await prepareLocked(config, routeName, options, deps, key, { fingerprint, accepted }, lock);
   } catch (error) {
     await lock?.release();
     throw error;
@@ -101,14 +110,14 @@ async function prepareLocked(
   options: RunOptions,
   deps: RunnerDeps,
   key: string,
-  fingerprint: string,
+  { fingerprint, accepted }: SourceFingerprint,
   lock: CheckpointLock | undefined,
 ): Promise<PreparedRoute> {
   const route = config.routes[routeName]!;
   const sourceConfig = config.sources[route.from]!;
   const sourceConnector = deps.registry.sources.get(sourceConfig.type)!;
   const context = { logger: deps.logger, baseDir: config.baseDir };
-  const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint);
+  const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint, accepted);
   const deadLetters = createDeadLetterStore(config.deadLetter.directory, routeName);
   const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, () => deadLetters.flush());
   const selection = createSelection(route.enabledEvents, route.disabledEvents);

@@ -8,7 +8,7 @@ import { createApiReader } from '../../connectors/connect/api-reader.ts';
 import { STATUS_TABLE } from '../../connectors/connect/classify.ts';
 import { uriSans } from '../../connectors/connect/tls.ts';
 import { connectApiSchema, type ConnectApiConfig } from '../../connectors/connect/config.ts';
-import type { ConnectEventReader, WindowQuery } from '../../connectors/connect/window.ts';
+import { PageTokenRefused, readWholeWindow, type ConnectEventReader, type WindowQuery } from '../../connectors/connect/window.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import { silentLogger } from '../../src/logging.ts';
 import { decodeConnectEvent } from '../../src/model/decode-connect.ts';
@@ -51,7 +51,7 @@ function reader(c: ConnectApiConfig = config()): ConnectEventReader {
 
 async function readPages(r: ConnectEventReader, query: WindowQuery = ALL, signal = new AbortController().signal): Promise<JsonObject[][]> {
   const pages: JsonObject[][] = [];
-  for await (const page of r.readWindow(query, signal)) pages.push(page.filter(isJsonObject));
+  for await (const page of readWholeWindow(r, query, signal)) pages.push(page.filter(isJsonObject));
   return pages;
 }
 
@@ -174,53 +174,61 @@ describe('reading a window', () => {
     expect(decoded.ok && decoded.event.type).toBe('unknown_99');
   });
 
-  it('returns promptly, without an error, when the signal aborts during a call', async () => {
+  it('rejects promptly with the signal\'s reason when the signal aborts during a call', async () => {
     const hold = server.holdNext();
     const controller = new AbortController();
-    const iterator = reader().readWindow(ALL, controller.signal)[Symbol.asyncIterator]();
-    const next = iterator.next();
+    const page = reader().readPage(ALL, undefined, controller.signal).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     await hold.reached;
-    controller.abort();
-    expect((await next).done).toBe(true);
+    const reason = new Error('stopping');
+    controller.abort(reason);
+    expect(await page).toBe(reason);
     hold.release();
   });
 });
 
 describe('page tokens', () => {
-  it('restarts the window from its start when a page token is refused (expired)', async () => {
-    const before = server.calls.length;
+  it('hands out next_page_token, and the page after it for that token', async () => {
     const r = reader();
-    const pages: JsonValue[][] = [];
-    for await (const page of r.readWindow({ from: timeOf(0), to: timeOf(999) }, new AbortController().signal)) {
-      pages.push([...page]);
-      if (pages.length === 3) server.expireTokens();
-    }
-    const ids = pages.flat().map((e) => (e as JsonObject).id);
-    expect(ids).toHaveLength(300 + 1000);
-    expect(ids.slice(300)).toEqual(expectedIds(0, 1000));
-    expect(server.calls.slice(before).filter((c) => c.result?.code !== 'ok').map((c) => c.result?.code)).toEqual(['InvalidArgument']);
+    const query = { from: timeOf(0), to: timeOf(249) };
+    const first = await r.readPage(query, undefined, new AbortController().signal);
+    expect(first.events).toHaveLength(100);
+    expect(first.next).toEqual(expect.any(String));
+    const second = await r.readPage(query, first.next, new AbortController().signal);
+    expect(second.events.map((e) => (e as JsonObject).id)).toEqual(expectedIds(100, 200));
+    // A failed call can be made again with the same token: the window resumes at that page.
+    const again = await r.readPage(query, first.next, new AbortController().signal);
+    expect(again.events).toEqual(second.events);
+    const last = await r.readPage(query, second.next, new AbortController().signal);
+    expect(last.events).toHaveLength(50);
+    expect(last.next).toBeUndefined();
   });
 
-  it('takes FAILED_PRECONDITION on a request with a token as a refused token too', async () => {
+  it('a refused (expired) page token is thrown as PageTokenRefused, for the source to decide where to go on', async () => {
     const r = reader();
-    const ids: unknown[] = [];
-    let pages = 0;
-    for await (const page of r.readWindow({ from: timeOf(0), to: timeOf(299) }, new AbortController().signal)) {
-      ids.push(...page.map((e) => (e as JsonObject).id));
-      if (++pages === 1) server.failNext(1, Code.FailedPrecondition, 'page token too old');
-    }
-    expect(ids).toHaveLength(100 + 300);
-    expect(new Set(ids).size).toBe(300);
+    const query = { from: timeOf(0), to: timeOf(999) };
+    const first = await r.readPage(query, undefined, new AbortController().signal);
+    server.expireTokens();
+    const before = server.calls.length;
+    const e = await r.readPage(query, first.next, new AbortController().signal).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(PageTokenRefused);
+    expect(server.calls.slice(before).map((c) => c.result?.code)).toEqual(['InvalidArgument']);
   });
 
-  it('gives up with a retryable error when the token is refused again after the restart', async () => {
-    server.knobs.tokenMaxAgeCalls = 0;
-    const before = server.calls.length;
-    const e = await failure(readPages(reader()));
-    expect(e.disposition).toBe('retryable');
-    expect(e.code).toBe('FWD_SOURCE_IO');
-    expect(e.message).toMatch(/page token again/);
-    expect(server.calls.slice(before).map((c) => c.result?.code)).toEqual(['ok', 'InvalidArgument', 'ok', 'InvalidArgument']);
+  it('takes FAILED_PRECONDITION on a request with a token as a refused token too; without a token it is permanent', async () => {
+    const r = reader();
+    const query = { from: timeOf(0), to: timeOf(299) };
+    const first = await r.readPage(query, undefined, new AbortController().signal);
+    server.failNext(1, Code.FailedPrecondition, 'page token too old');
+    expect(await r.readPage(query, first.next, new AbortController().signal).catch((e: unknown) => e)).toBeInstanceOf(PageTokenRefused);
+    server.failNext(1, Code.FailedPrecondition, 'not ready');
+    const e = await failure(r.readPage(query, undefined, new AbortController().signal));
+    expect(e.disposition).toBe('permanent');
   });
 });
 

@@ -192,9 +192,15 @@ describe('the live cursor', () => {
    * committed position (commits lag behind what was handed out). Every event must end up committed, and no
    * event committed twice unless it was deliberately delivered again for an ambiguous bucket.
    */
-  it('delivers every event once across polls, late events and restarts (property)', () => {
+  // Without `recentMicros` every window re-reads the whole look-back; with it, a window re-reads one step and the
+  // rest of the look-back is swept once as it ages out: the same events must come out.
+  it.each([
+    ['the whole look-back every poll', undefined],
+    ['one step every poll, the look-back swept as it ages out', 1_000n],
+  ])('delivers every event once across polls, late events and restarts (property): %s', (_, recent) => {
     const STEP = 1_000; // µs of event time per poll
     const LOOKBACK = 8 * STEP;
+    const options = recent === undefined ? {} : { recentMicros: recent };
     const scenario = fc.record({
       events: fc.array(
         fc.record({ at: fc.integer({ min: 0, max: 40 * STEP }), lateBy: fc.integer({ min: 0, max: 4 }) }),
@@ -213,17 +219,19 @@ describe('the live cursor', () => {
         let committed: Array<{ id: string; position: ConnectLivePosition }> = [];
         let handedOut: Array<{ id: string; position: ConnectLivePosition }> = [];
         const redelivered = new Set<string>();
-        let cursor = new LiveCursor(undefined, BigInt(LOOKBACK));
+        let cursor = new LiveCursor(undefined, BigInt(LOOKBACK), options);
         const pending = [...crashes].sort((a, b) => a.poll - b.poll);
         for (let poll = 0; poll <= 50; poll++) {
           const upto = T0 + BigInt(poll * STEP);
           const v = cursor.verification();
           if (v !== undefined) cursor.applyVerification(visible(poll));
+          const sw = cursor.sweep(upto);
           const w = cursor.window(upto);
-          if (w === undefined) continue;
-          const window = visible(poll)
-            .filter((k) => toMicros(k.at) >= w.from && toMicros(k.at) < w.to)
-            .sort(compareKeys);
+          if (w === undefined && sw === undefined) continue;
+          const inRange = (r: { from: bigint; to: bigint } | undefined) =>
+            r === undefined ? [] : visible(poll).filter((k) => toMicros(k.at) >= r.from && toMicros(k.at) < r.to).sort(compareKeys);
+          // The sweep first, then the window, as the source reads them.
+          const window = [...inRange(sw), ...inRange(w)];
           const crash = pending[0]?.poll === poll ? pending.shift() : undefined;
           let taken = 0;
           let crashed = false;
@@ -243,11 +251,12 @@ describe('the live cursor', () => {
             committed = committed.concat(handedOut.slice(0, keep));
             handedOut = [];
             const last = committed.at(-1)?.position;
-            cursor = new LiveCursor(last === undefined ? undefined : livePosition(persisted(last)), BigInt(LOOKBACK));
+            cursor = new LiveCursor(last === undefined ? undefined : livePosition(persisted(last)), BigInt(LOOKBACK), options);
             poll--; // the same poll again, after the restart
             continue;
           }
-          cursor.advance(w.to);
+          if (sw !== undefined) cursor.swept(sw.to);
+          if (w !== undefined) cursor.advance(w.to);
           committed = committed.concat(handedOut);
           handedOut = [];
         }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgresSchema } from '../../connectors/connect/config.ts';
 import { POSTGRES_ERROR_RULES, classifyPostgresError } from '../../connectors/connect/classify-postgres.ts';
 import { buildPageQuery, createPostgresReader, typeSpellings } from '../../connectors/connect/postgres-reader.ts';
-import type { ConnectEventReader, WindowQuery } from '../../connectors/connect/window.ts';
+import { readWholeWindow, type ConnectEventReader, type WindowQuery } from '../../connectors/connect/window.ts';
 import { ForwarderError, isForwarderError } from '../../src/contracts/errors.ts';
 import type { AuditEvent } from '../../src/model/audit-event.ts';
 import { decodeConnectEvent } from '../../src/model/decode-connect.ts';
@@ -66,7 +66,7 @@ function reader(options: Record<string, unknown> = {}, connectionString = url): 
 
 async function readAll(r: ConnectEventReader, query: WindowQuery, signal = never()): Promise<{ pages: (readonly JsonValue[])[]; events: JsonValue[] }> {
   const pages: (readonly JsonValue[])[] = [];
-  for await (const page of r.readWindow(query, signal)) pages.push(page);
+  for await (const page of readWholeWindow(r, query, signal)) pages.push(page);
   return { pages, events: pages.flat() };
 }
 
@@ -187,7 +187,7 @@ describe('layouts', () => {
     const { pages, events } = await readAll(r, ALL);
     expect(pages.length).toBe(10);
     expect(events.map(canonical)).toEqual(range(0, 500).map((i) => canonical(connectEventJson(i))));
-    expect(r.identity()).toEqual({ host: '127.0.0.1', port: server.port, database: 'connect_pg_reader', table: 'Audit.Connect Events' });
+    expect(r.legacyIdentity()).toEqual({ host: '127.0.0.1', port: server.port, database: 'connect_pg_reader', table: 'Audit.Connect Events' });
   });
 
   it('passes type and outcome through whether stored as enum names, short names or numbers', async () => {
@@ -346,12 +346,12 @@ describe('errors', () => {
     await admin.query(defaultTable('mid_read'));
     await insertConnectRows(admin, 'mid_read', range(0, 100).map((i) => connectRow(i)));
     const r = reader({ table: 'mid_read', pageSize: 10 });
-    const pages = r.readWindow(ALL, never())[Symbol.asyncIterator]();
-    expect(((await pages.next()).value as JsonValue[]).length).toBe(10);
+    const first = await r.readPage(ALL, undefined, never());
+    expect(first.events.length).toBe(10);
 
     const locker = await client();
     await locker.query('BEGIN; LOCK TABLE mid_read IN ACCESS EXCLUSIVE MODE');
-    const second = errorOf(pages.next());
+    const second = errorOf(r.readPage(ALL, first.next, never()));
     const pid = await blockedBackend('mid_read');
     await admin.query('SELECT pg_terminate_backend($1)', [pid]);
     const e = await second;

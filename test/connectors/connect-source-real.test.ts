@@ -9,7 +9,7 @@ import { connectSourceSchema, type ConnectSourceConfig } from '../../connectors/
 import type { ConnectLivePosition } from '../../connectors/connect/cursor.ts';
 import { createPostgresReader } from '../../connectors/connect/postgres-reader.ts';
 import { createConnectSource, type ConnectSource } from '../../connectors/connect/source.ts';
-import type { ConnectEventReader, WindowQuery } from '../../connectors/connect/window.ts';
+import type { ConnectEventReader, EventPage, WindowQuery } from '../../connectors/connect/window.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import type { Position, SourceReadOptions, SourceRecord } from '../../src/contracts/source.ts';
 import { silentLogger } from '../../src/logging.ts';
@@ -77,8 +77,8 @@ class Clock {
 interface ProbeHooks {
   /** Before the wait between two polls (n = 1, 2, …): may move the clock, insert events, abort the read. */
   onPoll?: (n: number) => void | Promise<void>;
-  /** After the n-th page of the transport went to the source, before the next one is asked for. */
-  afterPage?: (n: number) => void | Promise<void>;
+  /** After the n-th page of the transport went to the source, before the next one is asked for (`more`: with a page token). */
+  afterPage?: (n: number, more: boolean) => void | Promise<void>;
 }
 
 /**
@@ -92,19 +92,28 @@ class ProbedReader implements ConnectEventReader {
   readonly pages: (readonly JsonValue[])[] = [];
   hooks: ProbeHooks = {};
   polls = 0;
+  /** Pages whose `afterPage` hook ran. */
+  private hooked = 0;
 
   constructor(inner: ConnectEventReader, clock: Clock) {
     this.inner = inner;
     this.clock = clock;
   }
 
-  async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
-    this.windows.push({ query, atMs: this.clock.ms });
-    for await (const page of this.inner.readWindow(query, signal)) {
-      this.pages.push(page);
-      yield page;
-      await this.hooks.afterPage?.(this.pages.length);
+  get ordered(): boolean | undefined {
+    return this.inner.ordered;
+  }
+
+  async readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
+    // The hook of the page before runs when the next one is asked for (the source has handled that page).
+    if (this.pages.length > this.hooked) {
+      this.hooked = this.pages.length;
+      await this.hooks.afterPage?.(this.pages.length, token !== undefined);
     }
+    if (token === undefined) this.windows.push({ query, atMs: this.clock.ms });
+    const page = await this.inner.readPage(query, token, signal);
+    this.pages.push(page.events);
+    return page;
   }
 
   async waitForChange(ms: number, signal: AbortSignal): Promise<void> {
@@ -118,8 +127,8 @@ class ProbedReader implements ConnectEventReader {
     });
   }
 
-  identity(): JsonValue {
-    return this.inner.identity();
+  legacyIdentity(): JsonValue {
+    return this.inner.legacyIdentity();
   }
 
   close(): Promise<void> {
@@ -321,10 +330,15 @@ const CASES: readonly Case[] = [
       const { source, reader } = openSource(transport, clock);
       const callsBefore = server.calls.length;
       const end = lastMs(all) + SETTLE + 2 * MINUTE;
+      let expired = false;
       const received = await readLive(source, reader, {
         stepMs: 5 * MINUTE,
-        afterPage: (n) => {
-          if (n === 5) server.expireTokens();
+        afterPage: (n, more) => {
+          // Mid-window: the next page is about to be asked for with its token.
+          if (n >= 5 && more && !expired) {
+            expired = true;
+            server.expireTokens();
+          }
         },
         until: () => clock.ms > end,
       });

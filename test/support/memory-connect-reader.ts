@@ -4,7 +4,7 @@ import { eventTypeByName } from '../../src/model/event-types.ts';
 import { isJsonObject } from '../../src/model/json.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import { parseEventTime } from '../../src/model/time.ts';
-import type { ConnectEventReader, WindowQuery } from '../../connectors/connect/window.ts';
+import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from '../../connectors/connect/window.ts';
 
 /**
  * Behaviour switches, read by every call; change them at any time. They mirror the knobs of the gRPC test
@@ -26,11 +26,14 @@ export interface MemoryReaderKnobs {
   shuffled: boolean;
 }
 
-/** One `readWindow` call: its query, and how it ended. */
+/** One `readPage` call: its query, which page of it, what it returned, and how it ended. */
 export interface MemoryReaderCall {
   readonly query: WindowQuery;
-  pages: number;
+  /** 0 for the first page of a window. */
+  readonly page: number;
   events: number;
+  /** The events returned. */
+  returned: readonly JsonValue[];
   result: 'ok' | 'failed' | 'stopped' | undefined;
 }
 
@@ -96,13 +99,16 @@ export const permanentError = (message = 'injected PERMISSION_DENIED'): Forwarde
 /**
  * The store is a list of events in proto3 JSON (as `connectEventJson(i)` makes them). A window returns the
  * events whose `occurredAt` is within the query's bounds and whose type passes the include / exclude lists,
- * as they are when the call starts (later inserts are seen by later calls), cut into pages.
+ * as they are when its first page is read (later inserts are seen by later windows), cut into pages; a page
+ * token names the window's snapshot and the page.
  */
 export class MemoryConnectReader implements ConnectEventReader {
   readonly knobs: MemoryReaderKnobs;
   readonly calls: MemoryReaderCall[] = [];
-  /** Called at the start of every `readWindow`, with its query (to check it, or move a fake clock). */
+  /** Called at the first page of every window, with its query (to check it, or move a fake clock). */
   onReadWindow: ((query: WindowQuery) => void) | undefined;
+  /** Events returned by every page so far, duplicates and re-reads included (the load on the server). */
+  rowsRead = 0;
   /**
    * When set, `waitForChange` calls it and resolves at once instead of waiting: a test drives the polls
    * (typically moving its fake clock forward, or aborting once it has what it wants).
@@ -116,6 +122,10 @@ export class MemoryConnectReader implements ConnectEventReader {
   readonly #waiters = new Set<() => void>();
   readonly #identity: JsonValue;
   #seed = 1;
+  /** Window snapshots by token prefix; tokens of an older generation are refused (`expireTokens`). */
+  readonly #snapshots = new Map<string, JsonValue[]>();
+  #generation = 0;
+  #nextSnapshot = 0;
 
   constructor(knobs: Partial<MemoryReaderKnobs> = {}, identity: JsonValue = { reader: 'memory' }) {
     this.knobs = { pageSize: 100, descending: false, exclusiveBounds: false, duplicateAcrossPages: false, shuffled: false, ...knobs };
@@ -138,9 +148,15 @@ export class MemoryConnectReader implements ConnectEventReader {
     return this.#events.length;
   }
 
-  /** The next `count` calls fail with `error` (default: retryable), after handing out `afterPages` pages. */
+  /** The next `count` page reads of a page index ≥ `afterPages` fail with `error` (default: retryable). */
   failNext(count: number, error: Error = retryableError(), afterPages = 0): void {
     for (let i = 0; i < count; i++) this.#failures.push({ error, afterPages });
+  }
+
+  /** Every page token handed out so far is refused from now on (as a server whose tokens expired, or restarted). */
+  expireTokens(): void {
+    this.#generation++;
+    this.#snapshots.clear();
   }
 
   /** Every call from now on fails with `error` (default: permanent); `undefined` lifts it. */
@@ -159,15 +175,12 @@ export class MemoryConnectReader implements ConnectEventReader {
     return this.#sorted;
   }
 
-  identity(): JsonValue {
+  legacyIdentity(): JsonValue {
     return this.#identity;
   }
 
-  async *readWindow(query: WindowQuery, signal: AbortSignal): AsyncGenerator<readonly JsonValue[]> {
-    const call: MemoryReaderCall = { query, pages: 0, events: 0, result: undefined };
-    this.calls.push(call);
-    this.onReadWindow?.(query);
-    const failure: Failure | undefined = this.#permanent !== undefined ? { error: this.#permanent, afterPages: 0 } : this.#failures.shift();
+  /** The window's events as the server would page them: in its order, by the knobs. */
+  #windowEvents(query: WindowQuery): JsonValue[] {
     const k = this.knobs;
     const include = query.includeTypes === undefined ? undefined : new Set(query.includeTypes);
     const exclude = new Set(query.excludeTypes ?? []);
@@ -180,34 +193,50 @@ export class MemoryConnectReader implements ConnectEventReader {
     });
     if (k.descending) matching.reverse();
     if (k.shuffled) shuffle(matching, this.#seed++);
-    const events = matching.map((m) => m.event);
-    const size = Math.max(1, k.pageSize);
-    let page = 0;
-    try {
-      for (let start = 0; start < events.length || page === 0; start += size) {
-        if (failure !== undefined && page >= failure.afterPages) throw failure.error;
-        if (signal.aborted) {
-          call.result = 'stopped';
-          return;
-        }
-        let items = events.slice(start, start + size);
-        if (k.duplicateAcrossPages && start > 0) items = [events[start - 1]!, ...items];
-        page++;
-        call.pages++;
-        call.events += items.length;
-        // A real transport yields between network round trips; so does this one.
-        await Promise.resolve();
-        yield items;
-      }
-      // A failure meant for a later page than there are: the call fails at its end.
-      if (failure !== undefined) throw failure.error;
-      call.result = 'ok';
-    } catch (error) {
-      call.result = 'failed';
-      throw error;
-    } finally {
-      call.result ??= 'stopped';
+    return matching.map((m) => m.event);
+  }
+
+  async readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
+    let snapshot: string;
+    let page: number;
+    if (token === undefined) {
+      this.onReadWindow?.(query);
+      snapshot = `${this.#generation}.${this.#nextSnapshot++}`;
+      this.#snapshots.set(snapshot, this.#windowEvents(query));
+      page = 0;
+    } else {
+      const [s, p] = token.split(':');
+      if (s === undefined || p === undefined || !this.#snapshots.has(s)) throw new PageTokenRefused(`page token ${token} expired`);
+      snapshot = s;
+      page = Number(p);
     }
+    const call: MemoryReaderCall = { query, page, events: 0, returned: [], result: undefined };
+    this.calls.push(call);
+    // A real transport yields between network round trips; so does this one.
+    await Promise.resolve();
+    if (signal.aborted) {
+      call.result = 'stopped';
+      throw signal.reason;
+    }
+    const failureAt = this.#permanent !== undefined ? -1 : this.#failures.findIndex((f) => page >= f.afterPages);
+    if (this.#permanent !== undefined || failureAt !== -1) {
+      call.result = 'failed';
+      throw this.#permanent ?? this.#failures.splice(failureAt, 1)[0]!.error;
+    }
+    const events = this.#snapshots.get(snapshot)!;
+    const size = Math.max(1, this.knobs.pageSize);
+    const start = page * size;
+    let items = events.slice(start, start + size);
+    if (this.knobs.duplicateAcrossPages && start > 0) items = [events[start - 1]!, ...items];
+    call.events = items.length;
+    call.returned = items;
+    call.result = 'ok';
+    this.rowsRead += items.length;
+    if (start + size >= events.length) {
+      this.#snapshots.delete(snapshot);
+      return { events: items };
+    }
+    return { events: items, next: `${snapshot}:${page + 1}` };
   }
 
   waitForChange(ms: number, signal: AbortSignal): Promise<void> {
