@@ -64,6 +64,27 @@ function typeNumberOf(event: JsonValue): number | undefined {
 
 type Stored = { readonly event: JsonValue; readonly at: string; readonly id: string; readonly type: number | undefined };
 
+const byKey = (a: Stored, b: Stored): number => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Events with a time, as stored, in (occurred_at, id) order. */
+function stored(events: readonly JsonValue[]): Stored[] {
+  return events
+    .map((event) => ({ event, at: timeOf(event) ?? '', id: idOf(event), type: typeNumberOf(event) }))
+    .filter((e) => e.at !== '')
+    .sort(byKey);
+}
+
+/** Two sorted lists as one. */
+function merge(a: readonly Stored[], b: readonly Stored[]): Stored[] {
+  const out: Stored[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(byKey(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
 /** Index of the first stored event at or after `time` (`after`: strictly after it). */
 function lowerBound(sorted: readonly Stored[], time: string, after: boolean): number {
   let lo = 0;
@@ -132,10 +153,11 @@ export class MemoryConnectReader implements ConnectEventReader {
     this.#identity = identity;
   }
 
-  /** Adds events, visible to the calls that start from now on (an old `occurredAt` makes a late event). */
+  /** Adds events, visible to the windows read from now on (an old `occurredAt` makes a late event). */
   insertEvents(events: readonly JsonValue[]): void {
     for (const e of events) this.#events.push(e);
-    this.#sorted = undefined;
+    // Kept sorted by merging the new ones in: a long simulation inserts a little at every poll.
+    if (this.#sorted !== undefined) this.#sorted = merge(this.#sorted, stored(events));
     for (const wake of this.#waiters) wake();
   }
 
@@ -166,12 +188,7 @@ export class MemoryConnectReader implements ConnectEventReader {
 
   /** The store in (occurred_at, id) order, as the server's index has it; events without a time are never returned. */
   #sortedEvents(): Stored[] {
-    if (this.#sorted === undefined) {
-      this.#sorted = this.#events
-        .map((event) => ({ event, at: timeOf(event) ?? '', id: idOf(event), type: typeNumberOf(event) }))
-        .filter((e) => e.at !== '')
-        .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    }
+    this.#sorted ??= stored(this.#events);
     return this.#sorted;
   }
 
