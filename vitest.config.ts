@@ -6,6 +6,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     exclude: ['test/long/**', '**/node_modules/**'],
     pool: 'forks',
+    // Two files at a time even on two cores: most of the suite waits on child processes, sockets and PostgreSQL
+    // (vitest's default, one fewer than the cores, would run them one by one).
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

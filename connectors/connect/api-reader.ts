@@ -50,10 +50,14 @@ function timestampOfMicros(us: bigint): Timestamp {
  * exclusive server still returns events at exactly `from`, an inclusive one returns one microsecond more
  * (allowed: the caller filters). `occurred_before` is `to` as is (the window contract leaves `to` open).
  */
+/** The earliest time a protobuf Timestamp can hold (0001-01-01T00:00:00Z), in microseconds. */
+const TIMESTAMP_MIN_MICROS = -62_135_596_800_000_000n;
+
 export function filterOf(query: WindowQuery): Filter {
   const exclude = query.excludeTypes !== undefined && query.excludeTypes.length > 0 ? { eventTypes: [...query.excludeTypes] as EventType[] } : undefined;
+  const after = toEpochMicros(query.from) - 1n;
   return create(FilterSchema, {
-    occurredAfter: timestampOfMicros(toEpochMicros(query.from) - 1n),
+    occurredAfter: timestampOfMicros(after < TIMESTAMP_MIN_MICROS ? TIMESTAMP_MIN_MICROS : after),
     occurredBefore: timestampOf(query.to),
     ...(query.includeTypes !== undefined ? { eventTypes: [...query.includeTypes] as EventType[] } : {}),
     ...(exclude !== undefined ? { exclude } : {}),

@@ -149,6 +149,11 @@ export interface PostgresErrorContext {
   readonly table: string;
   /** A precise diagnosis found by the reader (the configured columns the table lacks), put before the advice. */
   readonly diagnosis?: string;
+  /**
+   * What to check, when the diagnosis found the fault outside the rule's configuration key (the links table
+   * for an undefined_table, whose rule points at `postgres.table`); replaces the rule's advice.
+   */
+  readonly advice?: string;
 }
 
 export interface PostgresErrorClass {
@@ -209,7 +214,8 @@ export function postgresSourceError(e: unknown, context: PostgresErrorContext): 
   if (c.disposition === 'permanent') {
     if (c.rule?.note !== undefined) parts.push(c.rule.note);
     if (context.diagnosis !== undefined) parts.push(context.diagnosis);
-    if (c.rule?.configKey !== undefined) parts.push(ADVICE[c.rule.configKey](context));
+    if (context.advice !== undefined) parts.push(context.advice);
+    else if (c.rule?.configKey !== undefined) parts.push(ADVICE[c.rule.configKey](context));
   }
   return new ForwarderError('FWD_SOURCE_IO', parts.join('; '), { stage: 'source', disposition: c.disposition, cause: e });
 }

@@ -67,6 +67,22 @@ export const connectPostgresSchema = withSecret(
         serverVersion: columnName('server_version'),
       })
       .prefault({}),
+    /**
+     * Entity links from a second table (one row per link) instead of the `links` column, which is then not read.
+     * Its event id column needs an index: each selected row looks its links up by it.
+     */
+    linksTable: z
+      .strictObject({
+        table: nonEmptyString('a table name, optionally schema-qualified'),
+        columns: z
+          .strictObject({
+            eventId: columnName('event_id'),
+            type: columnName('entity_type'),
+            id: columnName('entity_id'),
+          })
+          .prefault({}),
+      })
+      .optional(),
     /** `LISTEN` channel to wake up early when Connect (or a trigger) notifies it. */
     listenChannel: nonEmptyString('a channel name').optional(),
     /** Rows per query. */

@@ -39,6 +39,20 @@ import type { ConnectEventReader, EventPage, WindowQuery } from './window.ts';
  * as text), so it is compared as text against all three spellings of every selected type; no index on
  * `type` is needed.
  *
+ * Entity links may live in a second table (`linksTable`, one row per link) rather than in a JSON column. They
+ * are then selected in the column's place by a correlated subquery that aggregates the event's links into the
+ * same JSON array:
+ *
+ *     (SELECT coalesce(json_agg(json_build_object('type', l.<type>, 'id', l.<id>::text)
+ *                               ORDER BY l.<type>, l.<id>), '[]')
+ *      FROM <linksTable> AS l WHERE l.<eventId> = t.<id>)
+ *
+ * A join would multiply the rows, so LIMIT would no longer count events, and needs a GROUP BY over the page;
+ * the subquery leaves the main scan exactly as above and is evaluated per returned row only, inside the same
+ * CASE as the other body columns, so the links of rows not selected are not looked up. Each lookup is an
+ * index scan, given `CREATE INDEX ON <linksTable> (<eventId>)`. The links are ordered by (type, id) because a
+ * table has no order of its own; the id is sent as text since the decoder wants a string.
+ *
  * Times are selected as canonical strings by `to_char` (microseconds, what PostgreSQL stores), never as a
  * JS Date, which has milliseconds. Each page runs in its own READ ONLY transaction in UTC, so a
  * `timestamp without time zone` column is read as UTC; no transaction or connection is held while the
@@ -91,13 +105,14 @@ function configError(message: string): ForwarderError {
 }
 
 /**
- * Quotes the configured table: `audit.events` is schema `audit`, table `events`. Names are used exactly as
- * written (case-sensitive, no folding), quoted with `pg.escapeIdentifier`.
+ * Quotes a configured table (`key` names its configuration key for the error): `audit.events` is schema
+ * `audit`, table `events`. Names are used exactly as written (case-sensitive, no folding), quoted with
+ * `pg.escapeIdentifier`.
  */
-export function quoteTable(table: string): string {
+export function quoteTable(table: string, key = 'postgres.table'): string {
   const parts = table.split('.');
   if (parts.length > 2 || parts.some((p) => p === '')) {
-    throw configError(`postgres.table ${JSON.stringify(table)} is not a table name or schema.table`);
+    throw configError(`${key} ${JSON.stringify(table)} is not a table name or schema.table`);
   }
   return parts.map((p) => pg.escapeIdentifier(p)).join('.');
 }
@@ -114,6 +129,19 @@ export function typeSpellings(numbers: readonly number[]): string[] {
     }
   }
   return [...out];
+}
+
+type LinksTableConfig = NonNullable<ConnectPostgresConfig['linksTable']>;
+type LinkColumnKey = keyof LinksTableConfig['columns'];
+const LINK_COLUMNS: readonly LinkColumnKey[] = ['eventId', 'type', 'id'];
+
+/** The JSON array of an event's links, from the links table (see the comment at the top). */
+function linksSubquery(links: LinksTableConfig, eventId: string): string {
+  const col = (k: LinkColumnKey) => `l.${pg.escapeIdentifier(links.columns[k])}`;
+  return (
+    `(SELECT coalesce(json_agg(json_build_object('type', ${col('type')}, 'id', ${col('id')}::text) ORDER BY ${col('type')}, ${col('id')}), '[]'::json) ` +
+    `FROM ${quoteTable(links.table, 'postgres.linksTable.table')} AS l WHERE ${col('eventId')} = ${eventId})`
+  );
 }
 
 /**
@@ -137,10 +165,12 @@ export function buildPageQuery(config: ConnectPostgresConfig, query: WindowQuery
     selection.push(`(${col('type')} IS NULL OR ${col('type')}::text <> ALL(${param(typeSpellings(query.excludeTypes))}::text[]))`);
   }
   const selected = selection.length === 0 ? undefined : `(${selection.join(' AND ')})`;
+  const body = (k: ColumnKey) => (k === 'links' && config.linksTable !== undefined ? linksSubquery(config.linksTable, col('id')) : col(k));
   const select = SELECTED.map((k) => {
     if (k === 'occurredAt') return `to_char(${col(k)} AT TIME ZONE 'UTC', ${CANONICAL_TIME_FORMAT})`;
-    if (k === 'id' || selected === undefined) return col(k);
-    return `CASE WHEN ${selected} THEN ${col(k)} END`;
+    if (k === 'id') return col(k);
+    if (selected === undefined) return body(k);
+    return `CASE WHEN ${selected} THEN ${body(k)} END`;
   });
   select.push(selected === undefined ? 'TRUE' : `coalesce(${selected}, FALSE)`);
   const where = [`${col('occurredAt')} >= $1`, `${col('occurredAt')} <= $2`, `${col('id')} IS NOT NULL`];
@@ -313,13 +343,14 @@ function guarded<T>(work: Promise<T>, signal: AbortSignal, deadlineMs: number, o
 
 /**
  * Creates the reader. Throws `FWD_CONFIG_INVALID` (fatal) when the connection string is not a
- * `postgres://` URL, the table name is not `table` or `schema.table`, the TLS settings contradict each other
- * or the CA file cannot be read. Connects lazily, on the first page.
+ * `postgres://` URL, the table name (or the links table's) is not `table` or `schema.table`, the TLS settings
+ * contradict each other or the CA file cannot be read. Connects lazily, on the first page.
  */
 export function createPostgresReader(config: ConnectPostgresConfig, context: ConnectorContext): Required<ConnectEventReader> {
   const parsed = parseConnectionString(config.connectionString.reveal());
   const ssl = tlsOptions(config, parsed.sslmode);
   quoteTable(config.table);
+  if (config.linksTable !== undefined) quoteTable(config.linksTable.table, 'postgres.linksTable.table');
   const { target } = parsed;
   const where = `postgres ${target.host}:${target.port}/${target.database}`;
   const logger = context.logger.child({ transport: 'postgres', database: `${target.host}:${target.port}/${target.database}`, table: config.table });
@@ -337,32 +368,65 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  /** For a missing column: which configured names are wrong, from the catalog. Best effort. */
-  async function diagnose(e: unknown): Promise<string | undefined> {
-    if ((e as { code?: unknown }).code !== '42703') return undefined;
-    const lookup = (async () => {
-      const rel = await pool.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [quoteTable(config.table)]);
-      const oid = rel.rows[0]?.oid;
-      if (oid === null || oid === undefined) {
-        return `table ${JSON.stringify(config.table)} does not exist or is not visible to this role (postgres.table)`;
+  /** What the catalog says is wrong with the configured names, and, when that is not `postgres.table`, what to check. */
+  interface Diagnosis {
+    readonly diagnosis: string;
+    readonly advice?: string;
+  }
+
+  /** For a missing table or column: which configured names are wrong, from the catalog. Best effort. */
+  async function diagnose(e: unknown): Promise<Diagnosis | undefined> {
+    const code = (e as { code?: unknown }).code;
+    if (code !== '42703' && code !== '42P01' && code !== '3F000') return undefined;
+    const lookup = async (): Promise<Diagnosis | undefined> => {
+      /** The columns of a table, or undefined when it does not exist or this role cannot see it. */
+      const columnsOf = async (table: string, key: string): Promise<Set<string> | undefined> => {
+        const rel = await pool.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [quoteTable(table, key)]);
+        const oid = rel.rows[0]?.oid;
+        if (oid === null || oid === undefined) return undefined;
+        const attrs = await pool.query<{ name: string }>(
+          'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+          [oid],
+        );
+        return new Set(attrs.rows.map((r) => r.name));
+      };
+      const events = await columnsOf(config.table, 'postgres.table');
+      if (events === undefined) return { diagnosis: `table ${JSON.stringify(config.table)} does not exist or is not visible to this role (postgres.table)` };
+      const problems: string[] = [];
+      /** The configuration keys the problems are under. */
+      const keys: string[] = [];
+      // The links column is not read when the links come from their own table.
+      const read = SELECTED.filter((k) => !(k === 'links' && config.linksTable !== undefined));
+      const missing = read.filter((k) => !events.has(config.columns[k])).map((k) => `postgres.columns.${k} = ${JSON.stringify(config.columns[k])}`);
+      if (missing.length > 0) {
+        problems.push(`not columns of ${JSON.stringify(config.table)}: ${missing.join(', ')} (its columns: ${[...events].join(', ')})`);
+        keys.push('postgres.columns');
       }
-      const attrs = await pool.query<{ name: string }>(
-        'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
-        [oid],
-      );
-      const have = new Set(attrs.rows.map((r) => r.name));
-      const missing = SELECTED.filter((k) => !have.has(config.columns[k])).map((k) => `postgres.columns.${k} = ${JSON.stringify(config.columns[k])}`);
-      if (missing.length === 0) return undefined;
-      return `not columns of ${JSON.stringify(config.table)}: ${missing.join(', ')} (its columns: ${[...have].join(', ')})`;
-    })();
-    return guarded(lookup, new AbortController().signal, CONNECT_TIMEOUT_MS, () => undefined).catch(() => undefined);
+      const lt = config.linksTable;
+      const links = lt === undefined ? undefined : await columnsOf(lt.table, 'postgres.linksTable.table');
+      if (lt !== undefined && links === undefined) {
+        problems.push(`links table ${JSON.stringify(lt.table)} does not exist or is not visible to this role (postgres.linksTable.table)`);
+        keys.push('postgres.linksTable.table (schema-qualify it if its schema is not on the search_path)');
+      } else if (lt !== undefined && links !== undefined) {
+        const missingLinks = LINK_COLUMNS.filter((k) => !links.has(lt.columns[k])).map((k) => `postgres.linksTable.columns.${k} = ${JSON.stringify(lt.columns[k])}`);
+        if (missingLinks.length > 0) {
+          problems.push(`not columns of the links table ${JSON.stringify(lt.table)}: ${missingLinks.join(', ')} (its columns: ${[...links].join(', ')})`);
+          keys.push('postgres.linksTable.columns');
+        }
+      }
+      if (problems.length === 0) return undefined;
+      // The rule's own advice points at postgres.table or postgres.columns: replaced when the fault is (also) in the links table.
+      const inLinks = keys.some((k) => k.startsWith('postgres.linksTable'));
+      return { diagnosis: problems.join('; '), ...(inLinks && { advice: `check ${keys.join(' and ')}` }) };
+    };
+    return guarded(lookup(), new AbortController().signal, CONNECT_TIMEOUT_MS, () => undefined).catch(() => undefined);
   }
 
   async function sourceError(e: unknown): Promise<unknown> {
     const c = classifyPostgresError(e);
     if (c === undefined) return e;
-    const diagnosis = c.disposition === 'permanent' ? await diagnose(e) : undefined;
-    return postgresSourceError(e, { where, table: config.table, ...(diagnosis !== undefined && { diagnosis }) }) ?? e;
+    const found = c.disposition === 'permanent' ? await diagnose(e) : undefined;
+    return postgresSourceError(e, { where, table: config.table, ...found }) ?? e;
   }
 
   /** One page in its own READ ONLY transaction, on a pooled connection that is destroyed if anything fails. */

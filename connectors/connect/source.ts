@@ -73,6 +73,7 @@ export interface ConnectSourceOptions {
 export type ConnectSource = Source & {
   stats(): ConnectSourceStats;
   positionAt(time: string): Position;
+  startPosition(): Position | undefined;
   previousIdentities(): JsonValue[];
   replayReport(committed: Position | undefined): ReplayChunkReport[];
 };
@@ -128,10 +129,11 @@ function approxSize(raw: JsonValue): number {
  * rest of the range and reads its pages, in whatever order the server gives them, holding at most
  * `maxWindowBytes` of events:
  * - all of it read within the budget: sorted by (occurred_at, id) and handed out;
- * - the budget passed while every event so far came in time order (a server that pages oldest first, and
- *   PostgreSQL's keyset order): the window is cut at the times already read — the events before the last time
- *   read are complete, sorted and handed out, and a new query goes on from that time, so nothing is read twice
- *   but the events of that last instant. A transport that promises that order (PostgreSQL) hands out every page;
+ * - a page that is not the last came oldest first (a server that pages that way): the window is cut at the
+ *   times already read — the events before the last time read are complete, handed out, and a new query goes
+ *   on from that time (each page a fresh query through the time filter, so no later page's order is trusted),
+ *   nothing read twice but the events of that last instant. A transport that promises that order
+ *   (PostgreSQL's keyset pagination) hands out every page of one query;
  * - otherwise (newest first, or no order): what was read is dropped and a narrower window is read, as narrow as
  *   what was read suggests; one microsecond is read whole.
  * An empty stretch costs nothing: the query of the rest of the range starts with its first event. A failed page
@@ -355,12 +357,19 @@ export function createConnectSource(
           });
         }
         token = page.next;
-        if (reader.ordered === true && held.last > handedOut) {
-          // The reader's order: every event before the last time read is in. Handed out now; the last instant may go on.
-          const batch = held.take(held.last);
-          handedOut = held.last;
-          if (batch.length > 0) yield batch;
-          if (signal.aborted) return;
+        if (reader.ordered === true) {
+          if (held.last > handedOut) {
+            // The reader's order: every event before the last time read is in. Handed out now; the last instant may go on.
+            const batch = held.take(held.last);
+            handedOut = held.last;
+            if (batch.length > 0) yield batch;
+            if (signal.aborted) return;
+          }
+        } else if (held.inTimeOrder && held.last > handedOut) {
+          // A full page, oldest first: what is before its last time is complete. Handed out now, and a new query
+          // goes on from that time (a keyset read through the filter), rather than trusting later pages' order.
+          end = 'cut';
+          break;
         }
         if (held.bytes > budget && b - a > 1n) {
           if (held.inTimeOrder && held.last > handedOut) end = 'cut';
@@ -560,6 +569,11 @@ export function createConnectSource(
     positionAt(time: string): Position {
       // A cursor that starts at `time`: everything from then on is read, nothing before.
       return new LiveCursor(undefined, msToMicros(config.lookback), { start: toMicros(time) }).position();
+    },
+
+    startPosition(): Position | undefined {
+      const start = startOf();
+      return start === undefined ? undefined : new LiveCursor(undefined, msToMicros(config.lookback), { start }).position();
     },
 
     progress: (): SourceProgress | undefined =>

@@ -20,7 +20,7 @@ export function registerCheck(program: Command): void {
         try {
           const { fingerprint, accepted } = sourceFingerprint(config, name, deps);
           const cp = await deps.store.load(checkpointKey(name, { kind: 'live' }), fingerprint, accepted);
-          out.write(`route ${name}: checkpoint ${cp === undefined ? 'none yet (starts at the beginning)' : 'valid'}\n`);
+          out.write(`route ${name}: checkpoint ${cp === undefined ? 'none yet (starts where its source starts: the beginning, or a connect source\'s startAt)' : 'valid'}\n`);
         } catch (error) {
           ok = false;
           out.write(`route ${name}: checkpoint FAILED: ${isForwarderError(error) ? error.message : String(error)}\n`);

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/loader.ts';
 import type { ForwarderConfig } from '../config/schema.ts';
 import { ForwarderError } from '../contracts/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../logging.ts';
+import { parseTimeArgument } from '../model/time.ts';
 import type { RunnerDeps } from '../pipeline/runner.ts';
 
 export interface CommandContext {
@@ -40,4 +41,11 @@ export function requireRoute(config: ForwarderConfig, route: string | undefined)
     });
   }
   return route;
+}
+
+/** A time given on the command line (`--from`, `--at`: RFC 3339 with a zone, or a date), canonical; a usage error otherwise. */
+export function timeArgument(flag: string, value: string): string {
+  const t = parseTimeArgument(value);
+  if (!t.ok) throw new ForwarderError('FWD_CLI_USAGE', `${flag} ${JSON.stringify(value)}: ${t.reason}`, { stage: 'cli', disposition: 'fatal' });
+  return t.time;
 }

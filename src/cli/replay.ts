@@ -1,18 +1,11 @@
 // `audit-forwarder replay`: forwards one route's events of a time range again, with its own resumable position.
 import type { Command } from 'commander';
 import { ForwarderError } from '../contracts/errors.ts';
-import { parseTimeArgument } from '../model/time.ts';
 import { Runner, checkpointKey, prepareRoute } from '../pipeline/runner.ts';
-import { loadContext, requireRoute } from './context.ts';
+import { loadContext, requireRoute, timeArgument } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 import { startProgress } from './progress.ts';
 import { formatSummary } from './summary.ts';
-
-function timeArg(flag: string, value: string): string {
-  const t = parseTimeArgument(value);
-  if (!t.ok) throw new ForwarderError('FWD_CLI_USAGE', `${flag} ${JSON.stringify(value)}: ${t.reason}`, { stage: 'cli', disposition: 'fatal' });
-  return t.time;
-}
 
 export function registerReplay(program: Command): void {
   program
@@ -42,7 +35,7 @@ Example:
     .action(async (opts: { config: string; route: string; from: string; to: string; dryRun?: boolean; maxEps?: number; restart?: boolean }) => {
       const { config, deps, logger } = await loadContext(opts.config);
       const route = requireRoute(config, opts.route);
-      const range = { from: timeArg('--from', opts.from), to: timeArg('--to', opts.to) };
+      const range = { from: timeArgument('--from', opts.from), to: timeArgument('--to', opts.to) };
       if (range.from >= range.to) throw new ForwarderError('FWD_CLI_USAGE', '--from must be before --to', { stage: 'cli', disposition: 'fatal' });
       const mode = { kind: 'replay' as const, range };
       if (opts.restart && !opts.dryRun) {

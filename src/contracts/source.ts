@@ -71,6 +71,12 @@ export interface Source {
    */
   positionAt?(time: string): Position;
   /**
+   * Optional: where a live read with no checkpoint starts, when that is not the beginning (a source configured to
+   * start "now" or at a time): the engine saves it as the route's first checkpoint before reading, so that a
+   * restart goes on from there. Undefined (or absent): from the beginning.
+   */
+  startPosition?(): Position | undefined;
+  /**
    * Reads from just after `from` (from the beginning when undefined), in position order.
    * Rules:
    * - Records are yielded in the order their positions must be committed; the engine commits a position

@@ -120,6 +120,21 @@ async function prepareLocked(
   const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint, accepted);
   const deadLetters = createDeadLetterStore(config.deadLetter.directory, routeName);
   const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, () => deadLetters.flush());
+  // A live route starting without a checkpoint from a point in time (`startAt: now`): that point is saved at
+  // once, so that a restart before the first event goes on from it rather than from a later "now".
+  let start: Position | undefined;
+  if (checkpoint === undefined && options.mode.kind === 'live' && !options.dryRun) {
+    const probe = sourceConnector.create(route.from, sourceConfig, context);
+    try {
+      start = probe.startPosition?.();
+    } finally {
+      await probe.close();
+    }
+    if (start !== undefined) {
+      for (const sinkName of route.to) writer.commit(sinkName, start, 0);
+      await writer.flush();
+    }
+  }
   const selection = createSelection(route.enabledEvents, route.disabledEvents);
 
   const lanes: LaneHandle[] = route.to.map((sinkName) => {
@@ -141,13 +156,13 @@ async function prepareLocked(
       retry: route.retry,
       deadLetters,
       commit: (position, records) => writer.commit(sinkName, position, records),
-      from: checkpoint?.sinks[sinkName]?.position,
+      from: checkpoint?.sinks[sinkName]?.position ?? start,
       ...(options.mode.kind === 'replay' ? { range: options.mode.range } : {}),
       ...(options.dryRun ? { dryRun: true } : {}),
       ...(options.maxEventsPerSecond !== undefined ? { maxEventsPerSecond: options.maxEventsPerSecond } : {}),
       logger: deps.logger.child({ route: routeName, sink: sinkName }),
     });
-    return { route: routeName, sink: sinkName, from: checkpoint?.sinks[sinkName]?.position, lane, source, sinkInstance };
+    return { route: routeName, sink: sinkName, from: checkpoint?.sinks[sinkName]?.position ?? start, lane, source, sinkInstance };
   });
 
   return {

@@ -14,6 +14,7 @@ const COMMANDS = [
   ['checkpoint'],
   ['checkpoint', 'show'],
   ['checkpoint', 'reset'],
+  ['checkpoint', 'set'],
   ['dlq'],
   ['dlq', 'list'],
   ['dlq', 'redrive'],
