@@ -79,6 +79,8 @@ export type ConnectSource = Source & {
 };
 
 const DEFAULT_RETRY: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000 };
+/** The table of the default PostgreSQL layout: the events the API serves. */
+const DEFAULT_TABLE = 'audit_events';
 /** Records handed out per chunk of the iteration. */
 const RECORDS_PER_CHUNK = 1_000;
 /** Events without an id or time are remembered (by content) so that a re-read window does not hand them out again. */
@@ -546,8 +548,12 @@ export function createConnectSource(
 
   return {
     type: 'connect',
-    // The store, not the road to it: another URL, or the other transport, reads the same events.
-    identity: (): JsonValue => ({ type: 'connect', store: config.store }),
+    // The store, not the road to it: another URL, or the other transport, reads the same events. A table other
+    // than the default layout's (what the API serves) is other data, unless `checkpoint set` says where to go on.
+    identity: (): JsonValue =>
+      config.transport === 'postgres' && config.postgres !== undefined && config.postgres.table !== DEFAULT_TABLE
+        ? { type: 'connect', store: config.store, table: config.postgres.table }
+        : { type: 'connect', store: config.store },
     previousIdentities: (): JsonValue[] => [{ type: 'connect', transport: config.transport, reader: reader.legacyIdentity() }],
     decodeRaw,
 

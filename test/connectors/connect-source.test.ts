@@ -1,6 +1,6 @@
 // The Connect source over an in-memory fake of the server and a fake clock: live cursor, late events, restarts, server quirks, failures, window splits, replay.
 import { describe, expect, it } from 'vitest';
-import { connectSourceSchema, type ConnectSourceConfig } from '../../connectors/connect/config.ts';
+import { connectPostgresSchema, connectSourceSchema, type ConnectSourceConfig } from '../../connectors/connect/config.ts';
 import { type ConnectLivePosition, type ConnectReplayPosition, fromMicros, toMicros } from '../../connectors/connect/cursor.ts';
 import { createConnectSource, type ConnectSource, type ConnectSourceOptions } from '../../connectors/connect/source.ts';
 import { isForwarderError } from '../../src/contracts/errors.ts';
@@ -489,6 +489,11 @@ describe('the source itself', () => {
     // The store, not the road to it; the identity of earlier releases is still accepted.
     expect(source.identity()).toEqual({ type: 'connect', store: 'connect' });
     expect(source.previousIdentities()).toEqual([{ type: 'connect', transport: 'api', reader: { endpoint: 'https://connect.example.org:8443' } }]);
+    // The PostgreSQL transport on the default table reads the same store; another table is other data.
+    const onPostgres = (table?: string) =>
+      createConnectSource('c', { ...config(), transport: 'postgres', postgres: connectPostgresSchema.parse({ connectionString: 'postgres://u:p@db:5432/connect', ...(table !== undefined ? { table } : {}) }) }, { logger: silentLogger(), baseDir: '.' }, reader).identity();
+    expect(onPostgres()).toEqual(source.identity());
+    expect(onPostgres('audit.other_events')).toEqual({ type: 'connect', store: 'connect', table: 'audit.other_events' });
     const decoded = source.decodeRaw(JSON.stringify(event(3)));
     expect(decoded.ok && decoded.event.id).toBe(event(3).id);
     expect(source.decodeRaw('{oops').ok).toBe(false);
