@@ -110,6 +110,21 @@ function pushdown(select: { readonly includeTypes: readonly string[] | undefined
 }
 
 
+/** The records `recordOf` makes of `events` (those it returns), in chunks of RECORDS_PER_CHUNK. */
+function* chunked(events: readonly HeldEvent[], recordOf: (held: HeldEvent) => SourceRecord | undefined): Generator<SourceRecord[]> {
+  let out: SourceRecord[] = [];
+  for (const held of events) {
+    const record = recordOf(held);
+    if (record === undefined) continue;
+    out.push(record);
+    if (out.length >= RECORDS_PER_CHUNK) {
+      yield out;
+      out = [];
+    }
+  }
+  if (out.length > 0) yield out;
+}
+
 /** A rough size of an event as JSON, for the memory budget, without writing it (a jsonb `data` object is written). */
 function approxSize(raw: JsonValue): number {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return jsonText(raw).length;
@@ -447,42 +462,27 @@ export function createConnectSource(
       );
     }
 
-    /** The events of a read, in order, as records (those already delivered left out). */
-    function* records(events: readonly HeldEvent[]): Generator<SourceRecord[]> {
-      let out: SourceRecord[] = [];
-      for (const held of events) {
-        let record: SourceRecord | undefined;
-        if (held.key === undefined) {
-          if (firstSighting(held)) record = toRecord(held, cursor.position());
-        } else {
-          const taken = cursor.take(held.key);
-          if (taken !== undefined) {
-            if (taken.kind === 'late') stats.late_events_total++;
-            else if (taken.kind === 'redelivered') stats.redelivered_after_restart_total++;
-            record = toRecord(held, taken.position);
-          }
-        }
-        if (record === undefined) continue;
-        out.push(record);
-        if (out.length >= RECORDS_PER_CHUNK) {
-          yield out;
-          out = [];
-        }
-      }
-      if (out.length > 0) yield out;
-    }
+    /** An event of a read as a record, or undefined when it was delivered already. */
+    const recordOf = (held: HeldEvent): SourceRecord | undefined => {
+      if (held.key === undefined) return firstSighting(held) ? toRecord(held, cursor.position()) : undefined;
+      const taken = cursor.take(held.key);
+      if (taken === undefined) return undefined;
+      if (taken.kind === 'late') stats.late_events_total++;
+      else if (taken.kind === 'redelivered') stats.redelivered_after_restart_total++;
+      return toRecord(held, taken.position);
+    };
 
     while (!signal.aborted) {
       const upto = msToMicros(now()) - settle;
       const sweep = cursor.sweep(upto);
       if (sweep !== undefined) {
-        for await (const events of readRange(sweep.from, sweep.to, query, signal)) yield* records(events);
+        for await (const events of readRange(sweep.from, sweep.to, query, signal)) yield* chunked(events, recordOf);
         if (signal.aborted) return;
         cursor.swept(sweep.to);
       }
       const window = cursor.window(upto);
       if (window !== undefined) {
-        for await (const events of readRange(window.from, window.to, query, signal)) yield* records(events);
+        for await (const events of readRange(window.from, window.to, query, signal)) yield* chunked(events, recordOf);
         if (signal.aborted) return;
         cursor.advance(window.to);
       }
@@ -514,34 +514,25 @@ export function createConnectSource(
       );
     }
     const ms = (us: bigint) => Number((us - plan.from) / 1000n);
-    progress = { done: Math.max(0, ms(cursor.readFrom())), total: Math.max(0, ms(end)) };
+    const covered = { done: Math.max(0, ms(cursor.readFrom())), total: Math.max(0, ms(end)) };
+    progress = covered;
     if (cursor.done() || cursor.readFrom() >= end) return;
-    // The whole rest of the range in one read: chunks without events cost nothing.
-    for await (const events of readRange(cursor.readFrom(), end, query, signal)) {
-      let out: SourceRecord[] = [];
-      for (const held of events) {
-        let record: SourceRecord | undefined;
-        if (held.key === undefined) {
-          if (firstSighting(held)) record = toRecord(held, cursor.position());
-        } else {
-          const p = cursor.take(held.key);
-          if (p !== undefined) {
-            record = toRecord(held, p);
-            progress.done = Math.max(progress.done, ms(toMicros(held.key.at)));
-          }
-        }
-        if (record === undefined) continue;
-        read.set(cursor.index, (read.get(cursor.index) ?? 0) + 1);
-        out.push(record);
-        if (out.length >= RECORDS_PER_CHUNK) {
-          yield out;
-          out = [];
-        }
+    const recordOf = (held: HeldEvent): SourceRecord | undefined => {
+      let record: SourceRecord | undefined;
+      if (held.key === undefined) record = firstSighting(held) ? toRecord(held, cursor.position()) : undefined;
+      else {
+        const p = cursor.take(held.key);
+        if (p === undefined) return undefined;
+        covered.done = Math.max(covered.done, ms(toMicros(held.key.at)));
+        record = toRecord(held, p);
       }
-      if (out.length > 0) yield out;
-    }
+      if (record !== undefined) read.set(cursor.index, (read.get(cursor.index) ?? 0) + 1);
+      return record;
+    };
+    // The whole rest of the range in one read: chunks without events cost nothing.
+    for await (const events of readRange(cursor.readFrom(), end, query, signal)) yield* chunked(events, recordOf);
     if (signal.aborted) return;
-    progress.done = ms(end);
+    covered.done = ms(end);
     // Chunks after the last event, up to the end read, had none.
     while (!cursor.done() && plan.bounds(cursor.index).to <= end) cursor.nextChunk();
   }
