@@ -6,6 +6,7 @@ export function createDiscardSink(name: string, _config: DiscardSinkConfig): Sin
   return {
     type: 'discard',
     name,
+    strength: { level: 'best-effort', detail: 'keeps nothing' },
     send: async () => ({ status: 'delivered' }),
     check: async (): Promise<CheckResult> => ({ ok: true, detail: 'discards everything it is sent' }),
     close: async () => undefined,

@@ -6,6 +6,7 @@ import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import type { FileSinkConfig } from './config.ts';
 import { classifyFileError } from './classify.ts';
+import { jsonLines } from '../../src/delivery/encode.ts';
 
 export function createFileSink(name: string, config: FileSinkConfig, context: ConnectorContext): Sink {
   const path = isAbsolute(config.path) ? config.path : resolve(context.baseDir, config.path);
@@ -42,9 +43,7 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
     let fh: FileHandle | undefined;
     try {
       fh = await ensureOpen();
-      let text = '';
-      for (const r of batch.records) text += `${r.payload}\n`;
-      const data = Buffer.from(text);
+      const data = jsonLines(batch.records);
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await fh.write(data, written, data.length - written);
@@ -69,6 +68,9 @@ export function createFileSink(name: string, config: FileSinkConfig, context: Co
   return {
     type: 'file',
     name,
+    strength: config.fsync
+      ? { level: 'acknowledged', detail: 'each batch is fsynced before it counts as delivered' }
+      : { level: 'accepted', detail: 'written to the page cache, not fsynced (fsync: false): a machine crash can lose the last batches' },
     send(batch: SinkBatch): Promise<SendOutcome> {
       const result = queue.then(() => write(batch));
       queue = result.catch(() => undefined);

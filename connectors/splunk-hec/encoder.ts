@@ -2,6 +2,7 @@
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
 import type { SinkBatch } from '../../src/contracts/sink.ts';
+import { jsonLines } from '../../src/delivery/encode.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -10,9 +11,7 @@ const gzipAsync = promisify(gzip);
  * the other, no array and no commas (siem-formats.md §1.3). Each payload is one JSON object on one line.
  */
 export function batchBody(batch: SinkBatch): Buffer {
-  let text = '';
-  for (const r of batch.records) text += `${r.payload}\n`;
-  return Buffer.from(text, 'utf8');
+  return jsonLines(batch.records);
 }
 
 /** gzip on the thread pool, so compressing a large batch does not stall the event loop. */

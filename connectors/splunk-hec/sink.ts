@@ -1,7 +1,7 @@
 // The `splunk-hec` sink: batches of HEC envelopes to /services/collector/event, delivered once Splunk acknowledges them.
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
-import type { CheckContext, CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import type { CheckContext, CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import { createAckTracker, type AckResult } from './acks.ts';
 import { actionOf, describeNetworkError, describeReply, isTokenRefusal, networkKind, parseHecReply, refusedOutcome, type HecReply, type NetworkKind } from './classify.ts';
 import type { SplunkHecSinkConfig } from './config.ts';
@@ -36,6 +36,15 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
   let closing: Promise<void> | undefined;
   let toldNoAck = false;
   let toldAckIgnored = false;
+  const ACKNOWLEDGED: DeliveryStrength = { level: 'acknowledged', detail: 'indexer acknowledgement: delivered once Splunk reports the batch indexed' };
+  const ACCEPTED_NO_ACK: DeliveryStrength = { level: 'accepted', detail: 'the token has no indexer acknowledgement: HTTP 200 counts as delivered' };
+  let strength: DeliveryStrength =
+    ackMode === 'off'
+      ? { level: 'accepted', detail: 'ack.mode off: HTTP 200 counts as delivered' }
+      : ackMode === 'required'
+        ? ACKNOWLEDGED
+        : // Until HEC says whether the token has acknowledgement: the weaker of the two.
+          { level: 'accepted', detail: 'ack.mode auto: acknowledged (indexer acknowledgement) once HEC shows the token has it, else HTTP 200 counts as delivered' };
 
   async function sendOnce(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome> {
     let release: () => void;
@@ -81,10 +90,12 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
         }
         if (!toldNoAck && ackMode === 'auto') {
           toldNoAck = true;
+          strength = ACCEPTED_NO_ACK;
           logger.warn({ sink: name }, 'splunk-hec: the token has no indexer acknowledgement, so HTTP 200 counts as delivered (data HEC loses before indexing is not noticed)');
         }
         return { status: 'delivered' };
       }
+      if (ackMode === 'auto') strength = ACKNOWLEDGED;
       return outcomeOfAck(await ticket.accepted(reply.ackId, signal));
     } finally {
       release();
@@ -144,10 +155,15 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
     if (ackMode !== 'off') {
       const ack = await probe({ method: 'POST', path: ACK_PATH, body: ackQueryBody([0]), channel: true });
       if ('failure' in ack) fail(`ack query: ${ack.failure}`);
-      else if (ack.reply.status === 200) parts.push('indexer acknowledgement on');
-      else if (ack.reply.code === 14) {
+      else if (ack.reply.status === 200) {
+        parts.push('indexer acknowledgement on');
+        strength = ACKNOWLEDGED;
+      } else if (ack.reply.code === 14) {
         if (ackMode === 'required') fail('ack disabled on this token, but ack.mode is required');
-        else parts.push('ack disabled on this token (HTTP 200 counts as delivered; set ack.mode: required to insist)');
+        else {
+          parts.push('ack disabled on this token (HTTP 200 counts as delivered; set ack.mode: required to insist)');
+          strength = ACCEPTED_NO_ACK;
+        }
       } else {
         // A channel Splunk has not seen yet may be refused (code 11) on some versions: not a verdict on the token.
         parts.push(`indexer acknowledgement not determined (ack query answered ${describeReply(ack.reply)})`);
@@ -171,6 +187,9 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
   return {
     type: 'splunk-hec',
     name,
+    get strength() {
+      return strength;
+    },
     send(batch, signal) {
       const p = sendOnce(batch, signal);
       sends.add(p);

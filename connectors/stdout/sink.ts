@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckResult, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import { jsonLines } from '../../src/delivery/encode.ts';
 import type { StdoutSinkConfig } from './config.ts';
 
 /** Write errors after which the stream never takes data again: the reader went away, or the stream is gone. */
@@ -26,9 +27,9 @@ export function createStdoutSink(name: string, _config: StdoutSinkConfig, out: W
   return {
     type: 'stdout',
     name,
+    strength: { level: 'accepted', detail: 'handed to the pipe; what the reader does with it is not confirmed' },
     send(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome> {
-      let text = '';
-      for (const r of batch.records) text += `${r.payload}\n`;
+      const text = jsonLines(batch.records);
       const sent = new Promise<SendOutcome>((resolve) => {
         // A reader that stops reading holds the write callback back for ever; the signal lets the engine give up.
         const onAbort = () => resolve({ status: 'retryable', reason: 'standard output: send abandoned before the reader took it' });

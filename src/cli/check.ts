@@ -32,7 +32,8 @@ export function registerCheck(program: Command): void {
         const result = await sink.check({ routeOptions });
         await sink.close().catch(() => undefined);
         ok &&= result.ok;
-        out.write(`sink ${name} (${sinkConfig.type}): ${result.ok ? 'ok' : 'FAILED'}: ${result.detail}\n`);
+        // The strength is read after check: what the destination said may have told which it is.
+        out.write(`sink ${name} (${sinkConfig.type}): ${result.ok ? 'ok' : 'FAILED'}: ${result.detail}; delivered means ${sink.strength.level} (${sink.strength.detail})\n`);
       }
       process.exitCode = ok ? EXIT.ok : EXIT.failure;
     });

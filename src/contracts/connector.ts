@@ -8,6 +8,11 @@ export interface ConnectorContext {
   readonly logger: Logger;
   /** Directory of the configuration file: relative paths in connector configs are resolved against it. */
   readonly baseDir: string;
+  /**
+   * For a sink made for one route's lane: the route, and its `mappingOptions` (a sink may route by them, as the
+   * Elasticsearch sink's target). Absent for a sink made for `check`, or made outside a route.
+   */
+  readonly route?: { readonly name: string; readonly mappingOptions: Readonly<Record<string, string>> };
 }
 
 /** A source connector: its config schema (a zod object with a literal `type`, `.strict()`) and a factory. */

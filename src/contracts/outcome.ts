@@ -10,12 +10,17 @@
  *   its position untouched. `scope: 'batch'` — something in this batch is refused but the sink cannot
  *   say which record: the engine splits the batch to find it.
  * - `partial`: the listed records failed as stated; every record not listed was delivered.
+ * - `unidentified`: the destination took the batch but refused `refused` of its records without saying which
+ *   (OTLP's partial success). Sending it again is not allowed (the others would be duplicated) and nothing may
+ *   be dropped silently: every record of the batch goes to the dead-letter file with the reason, to be
+ *   redriven (those the destination kept are then sent twice).
  */
 export type SendOutcome =
   | { readonly status: 'delivered' }
   | { readonly status: 'retryable'; readonly reason: string; readonly retryAfterMs?: number }
   | { readonly status: 'rejected'; readonly scope: 'sink' | 'batch'; readonly reason: string }
-  | { readonly status: 'partial'; readonly failures: readonly ItemFailure[] };
+  | { readonly status: 'partial'; readonly failures: readonly ItemFailure[] }
+  | { readonly status: 'unidentified'; readonly refused: number; readonly reason: string };
 
 export interface ItemFailure {
   /** Index of the record in the batch that was sent. */

@@ -3,7 +3,7 @@
 import pRetry from 'p-retry';
 import { isForwarderError } from '../contracts/errors.ts';
 import type { ItemFailure, SendOutcome } from '../contracts/outcome.ts';
-import type { EncodedRecord, Sink, SinkBatch } from '../contracts/sink.ts';
+import type { SinkRecord, Sink, SinkBatch } from '../contracts/sink.ts';
 import type { Position, Source, SourceReadOptions, SourceRecord } from '../contracts/source.ts';
 import { fsErrorMeaning } from '../util/fs-errors.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
@@ -13,7 +13,7 @@ export interface DeliveryResult {
   /** Records the destination holds. */
   readonly delivered: number;
   /** Records the destination refused one by one (to dead-letter), with its reason. */
-  readonly rejected: ReadonlyArray<{ readonly record: EncodedRecord; readonly reason: string }>;
+  readonly rejected: ReadonlyArray<{ readonly record: SinkRecord; readonly reason: string }>;
   /** Set when the sink itself is unusable: the route must stop; nothing of this batch may be committed. */
   readonly fatal?: string;
   /** Set when the send was abandoned through the signal: nothing of this batch may be committed. */
@@ -105,7 +105,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function batchOf(records: readonly EncodedRecord[]): SinkBatch {
+function batchOf(records: readonly SinkRecord[]): SinkBatch {
   let bytes = 0;
   for (const r of records) bytes += r.bytes;
   return { records, bytes };
@@ -118,20 +118,21 @@ function batchOf(records: readonly EncodedRecord[]): SinkBatch {
  * - `rejected` with scope `batch` splits the batch in halves until the refused record is alone, which is
  *   then rejected; the others are delivered.
  * - `rejected` with scope `sink` ends the delivery with `fatal`.
+ * - `unidentified` (some refused, not said which): every record of that send is rejected with the reason.
  * - An aborted signal ends it with `aborted`. A sink that throws is a bug: the error propagates.
  */
 export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: AbortSignal, options: RetryOptions): Promise<DeliveryResult> {
-  const rejected: Array<{ record: EncodedRecord; reason: string }> = [];
+  const rejected: Array<{ record: SinkRecord; reason: string }> = [];
   let delivered = 0;
   // Sub-batches still to send, in order; the first is the one being sent.
-  const queue: (readonly EncodedRecord[])[] = [batch.records];
+  const queue: (readonly SinkRecord[])[] = [batch.records];
 
   const attemptFirst = async (): Promise<SendOutcome> => {
     const outcome = await untilAborted(sink.send(batchOf(queue[0]!), signal), signal);
     if (outcome.status === 'retryable') throw new Retryable(outcome.reason, outcome.retryAfterMs);
     if (outcome.status === 'partial') {
       const current = queue[0]!;
-      const retry: EncodedRecord[] = [];
+      const retry: SinkRecord[] = [];
       let retryAfterMs: number | undefined;
       let retryReason = '';
       const failed = new Map<number, ItemFailure>();
@@ -164,6 +165,11 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
     }
     const current = queue.shift()!;
     if (outcome.status === 'delivered') delivered += current.length;
+    else if (outcome.status === 'unidentified') {
+      // Not sent again (the records it kept would be duplicated), never dropped: all of them are dead-lettered.
+      const reason = `the destination refused ${outcome.refused} of ${current.length} records without saying which: ${outcome.reason}`;
+      for (const record of current) rejected.push({ record, reason });
+    }
     else if (outcome.status === 'rejected') {
       if (outcome.scope === 'sink') return { delivered, rejected, fatal: outcome.reason };
       if (current.length === 1) rejected.push({ record: current[0]!, reason: outcome.reason });

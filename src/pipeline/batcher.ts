@@ -1,6 +1,6 @@
 // Groups records into batches bounded by count, bytes and age; every record read belongs to exactly one batch.
 import type { Position } from '../contracts/source.ts';
-import type { EncodedRecord } from '../contracts/sink.ts';
+import type { SinkRecord } from '../contracts/sink.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 
 export interface BatchLimits {
@@ -11,7 +11,7 @@ export interface BatchLimits {
 
 /** A closed batch: the records to send, and the source position reached once all of them have ended. */
 export interface PendingBatch {
-  readonly records: EncodedRecord[];
+  readonly records: SinkRecord[];
   /** The event of each record, index for index (for the dead-letter file when a sink refuses one). */
   readonly events: AuditEvent[];
   readonly bytes: number;
@@ -28,7 +28,7 @@ export interface PendingBatch {
  * synchronously with each closed batch.
  */
 export class Batcher {
-  private records: EncodedRecord[] = [];
+  private records: SinkRecord[] = [];
   private events: AuditEvent[] = [];
   private bytes = 0;
   private count = 0;
@@ -42,7 +42,7 @@ export class Batcher {
     this.onClose = onClose;
   }
 
-  add(position: Position, record?: EncodedRecord, event?: AuditEvent): void {
+  add(position: Position, record?: SinkRecord, event?: AuditEvent): void {
     if (record !== undefined) {
       const full =
         this.records.length >= this.limits.maxEvents ||

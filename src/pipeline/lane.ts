@@ -1,16 +1,16 @@
 // One lane: a route's source read for one sink — read → select → map → batch → send → commit, in order.
-import type { EncodedRecord, Sink } from '../contracts/sink.ts';
+import type { SinkRecord, Sink } from '../contracts/sink.ts';
 import type { Mapping, MappingOptions, MapResult } from '../contracts/mapping.ts';
 import type { Position, Source, TimeRange } from '../contracts/source.ts';
 import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
 import { nowCanonical } from '../model/now.ts';
-import { toJsonLine } from '../model/json.ts';
 import type { Logger } from '../logging.ts';
 import type { DeadLetterCode } from '../contracts/errors.ts';
 import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
 import { createDeadLetterLog, type DeadLetterLog } from '../delivery/dead-letter-log.ts';
 import type { BackoffPolicy } from '../delivery/backoff.ts';
 import { deliverWithRetry, readWithRetry, SourceReadError } from '../delivery/retry.ts';
+import { encodeValue } from '../delivery/encode.ts';
 import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
@@ -165,7 +165,7 @@ export class Lane {
     locator: string | undefined,
     position: Position,
     options: MappingOptions,
-  ): { record: EncodedRecord; event: AuditEvent } | undefined {
+  ): { record: SinkRecord; event: AuditEvent } | undefined {
     const o = this.opts;
     if (!decoded.ok) {
       const { path, reason, code } = decoded.error;
@@ -186,7 +186,7 @@ export class Lane {
     let payload: string;
     try {
       mapped = o.mapping.map(event, options);
-      payload = mapped.kind !== 'mapped' ? '' : o.mapping.encoding === 'json' ? toJsonLine(mapped.value) : String(mapped.value);
+      payload = mapped.kind !== 'mapped' ? '' : encodeValue(o.mapping, mapped.value);
     } catch (error) {
       // A mapping is total by contract: a throw is a bug, but it is this record's, not the route's.
       const reason = `mapping ${o.mapping.name} failed on this record (a bug; the route goes on): ${error instanceof Error ? error.message : String(error)}`;
@@ -202,7 +202,8 @@ export class Lane {
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
-    return { record: { eventId: event.id, payload, bytes: Buffer.byteLength(payload) }, event };
+    const record: SinkRecord = { eventId: event.id, eventTime: event.time, eventType: event.type, value: mapped.value, payload, bytes: Buffer.byteLength(payload) };
+    return { record, event };
   }
 
   private deadLetter(entry: {

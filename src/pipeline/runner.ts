@@ -139,7 +139,7 @@ async function prepareLocked(
 
   const lanes: LaneHandle[] = route.to.map((sinkName) => {
     const sinkConfig = config.sinks[sinkName]!;
-    const sinkInstance = deps.registry.sinks.get(sinkConfig.type)!.create(sinkName, sinkConfig, context);
+    const sinkInstance = deps.registry.sinks.get(sinkConfig.type)!.create(sinkName, sinkConfig, { ...context, route: { name: routeName, mappingOptions: route.mappingOptions } });
     const source = sourceConnector.create(route.from, sourceConfig, context);
     const mapping = deps.mappings.get(sinkConfig.mapping);
     if (mapping === undefined) throw new TypeError(`sink ${sinkName}: no mapping ${sinkConfig.mapping}`);
@@ -162,6 +162,7 @@ async function prepareLocked(
       ...(options.maxEventsPerSecond !== undefined ? { maxEventsPerSecond: options.maxEventsPerSecond } : {}),
       logger: deps.logger.child({ route: routeName, sink: sinkName }),
     });
+    deps.logger.info({ route: routeName, sink: sinkName, delivery: sinkInstance.strength.level, detail: sinkInstance.strength.detail }, `sink ${sinkName}: delivered means ${sinkInstance.strength.level}`);
     return { route: routeName, sink: sinkName, from: checkpoint?.sinks[sinkName]?.position ?? start, lane, source, sinkInstance };
   });
 

@@ -30,8 +30,8 @@ deadLetter: { directory: state/dead-letter }
     expect(r.code).toBe(0);
     const sinkLines = r.stdout.split('\n').filter((l) => l.startsWith('sink '));
     expect(sinkLines).toHaveLength(2);
-    expect(sinkLines[0]).toMatch(/^sink archive \(file\): ok/);
-    expect(sinkLines[1]).toMatch(/^sink void \(discard\): ok/);
+    expect(sinkLines[0]).toMatch(/^sink archive \(file\): ok.*; delivered means acknowledged \(each batch is fsynced/);
+    expect(sinkLines[1]).toMatch(/^sink void \(discard\): ok.*; delivered means best-effort/);
     expect(r.stdout).not.toContain('FAILED');
   });
 

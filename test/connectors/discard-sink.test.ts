@@ -6,5 +6,7 @@ describeSinkConformance('discard', {
   holds: 'nothing',
   failures: [],
   checkProbes: true,
+  strength: 'best-effort',
+  refuses: 'never',
   create: async () => ({ sink: createDiscardSink('discard', { type: 'discard', mapping: 'canonical' }) }),
 });

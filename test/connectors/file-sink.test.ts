@@ -42,6 +42,8 @@ describeSinkConformance('file', {
   holds: 'lines',
   failures: [],
   checkProbes: true,
+  strength: 'acknowledged',
+  refuses: 'never',
   async create() {
     const dir = await freshDir();
     const file = path.join(dir, 'out', 'audit.jsonl');

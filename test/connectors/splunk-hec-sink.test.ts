@@ -34,6 +34,8 @@ function conformanceFixture(fakeOptions: FakeHecOptions, sinkExtra: Record<strin
     holds: 'records' as const,
     failures: ['retryable', 'retry-after', 'record'] as const,
     checkProbes: true,
+    strength: 'accepted' as const,
+    refuses: 'batch' as const,
     record: envelope,
     mapping: splunkHecMapping as Mapping,
     eventIdOf: eventIdOfEnvelope,
@@ -45,7 +47,7 @@ function conformanceFixture(fakeOptions: FakeHecOptions, sinkExtra: Record<strin
         provoke: (f) => {
           if (f.kind === 'retryable') fake.failNext(1, 500, { text: 'Internal server error', code: 8 });
           else if (f.kind === 'retry-after') fake.busy(1, { retryAfterSec: f.retryAfterMs / 1000 });
-          else fake.refuseEvent(f.eventId);
+          else if (f.kind === 'record') fake.refuseEvent(f.eventId);
         },
         dispose: () => fake.close(),
       };

@@ -40,6 +40,8 @@ describeSinkConformance('stdout', {
   failures: [],
   // Nothing tells a pipe's writer that its reader left until it writes.
   checkProbes: false,
+  strength: 'accepted',
+  refuses: 'never',
   async create() {
     const { out, held } = slowReader();
     return { sink: createStdoutSink('stdout', config, out), held };

@@ -4,9 +4,10 @@ import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import { backoffDelay, parseRetryAfter } from '../../src/delivery/backoff.ts';
 import { deliverWithRetry, type RetryEvent } from '../../src/delivery/retry.ts';
 import { scriptedSink } from '../support/scripted-sink.ts';
+import { sinkRecord } from '../support/sink-records.ts';
 
 const batch = (n: number) => {
-  const records = Array.from({ length: n }, (_, i) => ({ eventId: `e${i}`, payload: `{"i":${i}}`, bytes: 7 }));
+  const records = Array.from({ length: n }, (_, i) => sinkRecord(`e${i}`, `{"i":${i}}`, 7));
   return { records, bytes: 7 * n };
 };
 const policy = { initialDelayMs: 100, maxDelayMs: 1000 };

@@ -1,8 +1,9 @@
 // Batching limits: count, bytes, age; every record belongs to exactly one batch.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type PendingBatch } from '../../src/pipeline/batcher.ts';
+import { sinkRecord } from '../support/sink-records.ts';
 
-const rec = (id: string, bytes = 10) => ({ eventId: id, payload: 'x'.repeat(bytes), bytes });
+const rec = (id: string, bytes = 10) => sinkRecord(id, 'x'.repeat(bytes), bytes);
 
 describe('Batcher', () => {
   let closed: PendingBatch[];

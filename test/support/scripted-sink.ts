@@ -20,6 +20,7 @@ export function scriptedSink(script: (batch: SinkBatch, call: number) => SendOut
   const sink: ScriptedSink = {
     type: 'scripted',
     name: 'scripted',
+    strength: { level: 'acknowledged', detail: 'scripted' },
     calls,
     delivered,
     closed: false,

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Mapping } from '../../src/contracts/mapping.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
-import type { EncodedRecord, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import type { DeliveryLevel, SinkRecord, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import { sinkRecord } from './sink-records.ts';
 import type { Position } from '../../src/contracts/source.ts';
 import { deliverWithRetry, type RetryEvent } from '../../src/delivery/retry.ts';
 import { silentLogger } from '../../src/logging.ts';
@@ -19,11 +20,14 @@ import { connectEvent, memorySource, ok } from './memory-source.ts';
  * - `retry-after`: the same, with the destination's own hint (429/503 with `Retry-After`) of `retryAfterMs`.
  * - `record`: from now on the destination refuses the record with this event id (a 4xx for that document)
  *   whenever it is sent, and accepts the others.
+ * - `unidentified`: the next send is taken but `refused` of its records are refused without saying which
+ *   (OTLP's partial success).
  */
 export type ProvokedFailure =
   | { readonly kind: 'retryable' }
   | { readonly kind: 'retry-after'; readonly retryAfterMs: number }
-  | { readonly kind: 'record'; readonly eventId: string };
+  | { readonly kind: 'record'; readonly eventId: string }
+  | { readonly kind: 'unidentified'; readonly refused: number };
 
 /** One sink under test, on its own fresh destination. */
 export interface SinkSubject {
@@ -46,6 +50,14 @@ export interface SinkFixture {
   readonly holds: 'lines' | 'records' | 'nothing';
   /** The failures `provoke` can cause. */
   readonly failures: ReadonlyArray<ProvokedFailure['kind']>;
+  /** What the sink, as the fixture configures it, declares `delivered` to mean. */
+  readonly strength: DeliveryLevel;
+  /**
+   * `item`: the destination answers per record, so a refused record comes back as a `partial` outcome naming it
+   * (a bulk API); `batch`: it refuses the batch and the engine splits it; `never`: it never refuses a record
+   * (a file, a byte stream), whatever it holds.
+   */
+  readonly refuses: 'item' | 'batch' | 'never';
   /** `check()` reaches the destination, so it can tell an unusable one before anything is sent. */
   readonly checkProbes: boolean;
   /** A fresh sink on a working, empty destination. */
@@ -72,10 +84,10 @@ const never = new AbortController().signal;
 const fastRetry = { initialDelayMs: 1, maxDelayMs: 2 };
 
 /** Payloads with multi-byte UTF-8, escapes and U+2028 (not a line break for a JSON-lines reader). */
-export function testRecord(batch: number, i: number, padding = 0, wrap: (body: string) => string = (b) => b): EncodedRecord {
+export function testRecord(batch: number, i: number, padding = 0, wrap: (body: string) => string = (b) => b): SinkRecord {
   const eventId = `ev-${batch}-${i}`;
   const payload = wrap(JSON.stringify({ id: eventId, batch, i, text: 'é 😀 "quoted" \\ \u2028 tab\t', pad: 'x'.repeat(padding) }));
-  return { eventId, payload, bytes: Buffer.byteLength(payload) };
+  return sinkRecord(eventId, payload);
 }
 
 export function testBatch(batch: number, count: number, padding = 0, wrap?: (body: string) => string): SinkBatch {
@@ -177,6 +189,39 @@ export function describeSinkConformance(name: string, fixture: SinkFixture): voi
       await s.sink.close();
       if (keepsNothing) return;
       expect([...(await heldRecords(fixture, s))].sort()).toEqual(batches.flatMap((b) => b.records.map((r) => r.payload)).sort());
+    });
+
+    it('declares its delivery strength', async () => {
+      const s = await fresh();
+      expect(s.sink.strength.level).toBe(fixture.strength);
+      expect(s.sink.strength.detail).toMatch(/\S/);
+    });
+
+    it.skipIf(fixture.refuses !== 'never')('never refuses a record, whatever it holds: empty, control characters, 1 MiB', async () => {
+      const s = await fresh();
+      const odd = [sinkRecord('odd-empty', '{}'), sinkRecord('odd-controls', JSON.stringify({ t: '\u0000\u0001\u001b[31m\r\t' })), testRecord(9, 0, 1 << 20, fixture.record)];
+      const batch: SinkBatch = { records: odd, bytes: odd.reduce((n, r) => n + r.bytes, 0) };
+      expect(await s.sink.send(batch, never)).toEqual({ status: 'delivered' });
+    });
+
+    it.skipIf(fixture.refuses !== 'item' || lacks('record'))('per-item answers: a refused record comes back as a partial outcome naming it, the others delivered in the same send', async () => {
+      const s = await fresh();
+      const a = makeBatch(1, 5);
+      await provoke(s, { kind: 'record', eventId: a.records[2]!.eventId });
+      const outcome = await s.sink.send(a, never);
+      expect(outcome).toEqual({ status: 'partial', failures: [expect.objectContaining({ index: 2, status: 'rejected', reason: expect.stringMatching(/\S/) })] });
+      if (keepsNothing) return;
+      expect([...(await heldRecords(fixture, s))].sort()).toEqual(a.records.filter((_, i) => i !== 2).map((r) => r.payload).sort());
+    });
+
+    it.skipIf(lacks('unidentified'))('refused without saying which: never sent again, every record of the batch dead-lettered with the count', async () => {
+      const s = await fresh();
+      await provoke(s, { kind: 'unidentified', refused: 2 });
+      const batch = makeBatch(1, 5);
+      const result = await deliverWithRetry(s.sink, batch, never, { policy: fastRetry });
+      expect(result.delivered).toBe(0);
+      expect(result.rejected.map((r) => r.record.eventId)).toEqual(batch.records.map((r) => r.eventId));
+      for (const r of result.rejected) expect(r.reason).toMatch(/refused 2 of 5/);
     });
 
     it('check() on a working destination says ok, with a detail, and never throws', async () => {
