@@ -14,7 +14,7 @@ export const ECS_VERSION = '9.4.0';
 
 /** Route `mappingOptions` keys this mapping reads. */
 export const ECS_OPTIONS = Object.freeze({
-  /** Replaces the default `event.dataset` (`cofide.audit`, `ibm.audit`): set it to the data stream's dataset. */
+  /** Replaces the default `event.dataset` (`cofide.audit`, `ibm.cadf_audit`): set it to the data stream's dataset. */
   dataset: 'ecsDataset',
   /** `true` adds `event.original` (the record as read, JSON text); `false` (the default) leaves it out. */
   eventOriginal: 'ecsEventOriginal',
@@ -23,7 +23,8 @@ export const ECS_OPTIONS = Object.freeze({
 /** Per origin: the fixed ECS values. */
 const ORIGINS = Object.freeze({
   'cofide-connect': { dataset: 'cofide.audit', module: 'cofide', vendor: 'Cofide', product: 'Connect' },
-  'ibm-cadf': { dataset: 'ibm.audit', module: 'ibm', vendor: 'IBM', product: 'ibm-platform' },
+  // The dataset of the data stream the elasticsearch sink writes CADF records to, `logs-ibm.cadf_audit-<namespace>`.
+  'ibm-cadf': { dataset: 'ibm.cadf_audit', module: 'ibm', vendor: 'IBM', product: 'ibm-platform' },
 });
 
 /** A data stream dataset: lower case, no `-` (it separates the parts of a data stream name), at most 100 characters. */
@@ -239,7 +240,7 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
 
 export const ecsMapping: Mapping<EcsDocument> = {
   name: 'ecs',
-  version: '1',
+  version: '2',
   encoding: 'json',
   options: [ECS_OPTIONS.dataset, ECS_OPTIONS.eventOriginal],
   map: mapEvent,

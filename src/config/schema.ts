@@ -311,7 +311,7 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
     const result = routeSchema.safeParse(entry, { reportInput: true });
     if (!result.success) issues.push(...fromZodIssues(result.error.issues, routeSchema, path, redact));
     checkRouteReferences(name, entry, result.success ? result.data : undefined, { sourceNames, sinkNames, sources, redact }, issues);
-    if (options.mappingOptionKeys !== undefined) checkMappingOptions(name, entry, sinks, options.mappingOptionKeys, issues);
+    if (options.mappingOptionKeys !== undefined) checkMappingOptions(name, entry, sinks, options.mappingOptionKeys, options.registry, issues);
     if (result.success) routes[name] = { name, ...result.data };
   }
 
@@ -332,12 +332,13 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
   return { ok: true, config };
 }
 
-/** Every `mappingOptions` key of a route must be read by the mapping of one of its sinks. */
+/** Every `mappingOptions` key of a route must be read by one of its sinks or by its mapping. */
 function checkMappingOptions(
   name: string,
   route: Record<string, unknown>,
   sinks: ForwarderConfig['sinks'],
   keysOf: Readonly<Record<string, readonly string[]>>,
+  registry: ConnectorRegistry,
   issues: ConfigIssue[],
 ): void {
   const options = route['mappingOptions'];
@@ -345,13 +346,16 @@ function checkMappingOptions(
   const to = route['to'];
   const targets = (typeof to === 'string' ? [to] : Array.isArray(to) ? to : []).filter((t): t is string => typeof t === 'string');
   const used = [...new Set(targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s].mapping])))];
-  const accepted = new Set(used.flatMap((m) => keysOf[m] ?? []));
+  const sinkTypes = [...new Set(targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s].type])))];
+  const bySinks = sinkTypes.flatMap((t) => registry.sinks.get(t)?.options ?? []);
+  const accepted = new Set([...used.flatMap((m) => keysOf[m] ?? []), ...bySinks]);
   for (const key of Object.keys(options)) {
     if (accepted.has(key)) continue;
     const known = [...accepted].sort();
+    const readers = [...used.map((m) => `mapping ${m}`), ...sinkTypes.filter((t) => (registry.sinks.get(t)?.options ?? []).length > 0).map((t) => `sink ${t}`)];
     issues.push({
       path: ['routes', name, 'mappingOptions', key],
-      message: `unknown key (the mappings of this route's sinks, ${used.join(', ') || 'none'}, read ${known.length === 0 ? 'no options' : `only: ${known.join(', ')}`})`,
+      message: `unknown key (this route's ${readers.join(', ') || 'sinks'} read ${known.length === 0 ? 'no options' : `only: ${known.join(', ')}`})`,
     });
   }
 }

@@ -29,6 +29,8 @@ export interface SourceConnector<C extends { type: string } = { type: string }> 
 export interface SinkConnector<C extends { type: string; mapping: string } = { type: string; mapping: string }> {
   readonly type: C['type'];
   readonly schema: z.ZodType<C>;
+  /** Keys of a route's `mappingOptions` the sink itself reads (the Elasticsearch target of the route); default none. */
+  readonly options?: readonly string[];
   create(name: string, config: C, context: ConnectorContext): Sink;
 }
 

@@ -35,7 +35,7 @@ describe('routes.*.mappingOptions', () => {
     expect(error).toBeInstanceOf(ConfigInvalidError);
     expect((error as ConfigInvalidError).errors).toEqual([
       'routes.r1.mappingOptions.index: expected a string, got 5',
-      "routes.r1.mappingOptions.sourcetyp: unknown key (the mappings of this route's sinks, canonical, hec-like, read only: index, sourcetype)",
+      "routes.r1.mappingOptions.sourcetyp: unknown key (this route's mapping canonical, mapping hec-like read only: index, sourcetype)",
     ]);
   });
 });

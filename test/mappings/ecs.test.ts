@@ -319,7 +319,7 @@ describe('ecs mapping', () => {
 
   it('maps CADF records: provider, reason, HTTP status, initiator and target detail under ibm.cadf, a message when the record has none', () => {
     const { doc } = golden('cadf-flat-authenticate-failure');
-    expect(doc.event.dataset).toBe('ibm.audit');
+    expect(doc.event.dataset).toBe('ibm.cadf_audit');
     expect(doc.event.module).toBe('ibm');
     expect(doc.event.provider).toBeUndefined();
     expect(doc.event.reason).toBe('401');
