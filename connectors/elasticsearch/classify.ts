@@ -1,0 +1,132 @@
+// What an Elasticsearch `_bulk` answer means for delivery: the whole-request and per-item response → outcome tables.
+import type { ItemFailure, SendOutcome } from '../../src/contracts/outcome.ts';
+import { parseRetryAfter } from '../../src/delivery/backoff.ts';
+
+/**
+ * What happens to one bulk item (siem-formats.md §2.2; the policy of Elastic's own Beats,
+ * libbeat/outputs/elasticsearch/client.go `bulkCollectPublishFails`):
+ * - `delivered`: stored; a 409 `version_conflict_engine_exception` on `create` means the document with this `_id`
+ *   is there already (a resend after a crash or a timeout): delivered, not a duplicate;
+ * - `retry`: this item alone is sent again (the others of the batch commit when it does);
+ * - `dead-letter`: Elasticsearch refuses this document and will keep refusing it: dead-lettered with its error
+ *   type and reason;
+ * - `route`: the route cannot work as configured (credentials, a missing index with auto-creation off): it stops.
+ */
+export type ItemAction = 'delivered' | 'retry' | 'dead-letter' | 'route';
+
+/** An item of `items` in a bulk answer, as far as it could be read. */
+export interface BulkItem {
+  readonly status: number;
+  readonly errorType?: string;
+  readonly reason?: string;
+  readonly index?: string;
+}
+
+/** Rows of the item table, first match wins: status (range) and, where it matters, the error type. */
+export const ITEM_TABLE: ReadonlyArray<{ readonly when: string; readonly test: (i: BulkItem) => boolean; readonly action: ItemAction; readonly hint?: string }> = [
+  { when: '2xx', test: (i) => i.status >= 200 && i.status < 300, action: 'delivered' },
+  { when: '409 version_conflict_engine_exception', test: (i) => i.status === 409 && i.errorType === 'version_conflict_engine_exception', action: 'delivered' },
+  { when: '429 (es_rejected_execution_exception, circuit breaker)', test: (i) => i.status === 429, action: 'retry' },
+  { when: '5xx (unavailable shards …)', test: (i) => i.status >= 500, action: 'retry' },
+  {
+    when: '401 / 403 security_exception',
+    test: (i) => i.status === 401 || i.status === 403,
+    action: 'route',
+    hint: 'the credentials may not write to this target: grant create_doc (and auto_configure to create data streams) on it',
+  },
+  {
+    when: '404 index_not_found_exception',
+    test: (i) => i.status === 404 && i.errorType === 'index_not_found_exception',
+    action: 'route',
+    hint: 'the target does not exist and the cluster does not create it: run `audit-forwarder setup elasticsearch` (index template) or create it',
+  },
+  // 400 mapper_parsing_exception, document_parsing_exception, illegal_argument_exception, strict_dynamic_mapping_exception, …
+  { when: 'other 4xx', test: (i) => i.status >= 400 && i.status < 500, action: 'dead-letter' },
+  { when: 'anything else', test: () => true, action: 'retry' },
+];
+
+export function itemAction(item: BulkItem): { action: ItemAction; hint?: string } {
+  const row = ITEM_TABLE.find((r) => r.test(item))!;
+  return row.hint === undefined ? { action: row.action } : { action: row.action, hint: row.hint };
+}
+
+const describeItem = (i: BulkItem): string => `${i.status}${i.errorType !== undefined ? ` ${i.errorType}` : ''}${i.reason !== undefined ? `: ${i.reason}` : ''}`;
+
+/** The bulk answer's `items` (one per action, in request order), or why the body is not a bulk answer. */
+export function parseBulkReply(body: string): { items: BulkItem[]; errors: boolean } | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return 'the answer is not JSON';
+  }
+  if (typeof json !== 'object' || json === null || !Array.isArray((json as { items?: unknown }).items)) return 'the answer has no items';
+  const items: BulkItem[] = [];
+  for (const entry of (json as { items: unknown[] }).items) {
+    const op = typeof entry === 'object' && entry !== null ? Object.values(entry)[0] : undefined;
+    if (typeof op !== 'object' || op === null) return 'an item is not an object';
+    const o = op as { status?: unknown; error?: unknown; _index?: unknown };
+    if (typeof o.status !== 'number') return 'an item has no status';
+    const error = typeof o.error === 'object' && o.error !== null ? (o.error as { type?: unknown; reason?: unknown }) : undefined;
+    items.push({
+      status: o.status,
+      ...(typeof error?.type === 'string' ? { errorType: error.type } : {}),
+      ...(typeof error?.reason === 'string' ? { reason: error.reason } : typeof o.error === 'string' ? { reason: o.error } : {}),
+      ...(typeof o._index === 'string' ? { index: o._index } : {}),
+    });
+  }
+  return { items, errors: (json as { errors?: unknown }).errors === true };
+}
+
+/**
+ * A 200 bulk answer as an outcome: `delivered` when every item is, else `partial` listing the items to send again
+ * (429, 5xx) and those refused for good (dead-lettered with Elasticsearch's type and reason), or `rejected` for the
+ * sink when an item says the route cannot work. `count` is how many records were sent; an answer with another
+ * number of items is not trusted (the batch is sent again).
+ */
+export function bulkOutcome(body: string, count: number, retryAfterMs: number | undefined): SendOutcome {
+  const reply = parseBulkReply(body);
+  if (typeof reply === 'string') return { status: 'retryable', reason: `Elasticsearch answered 200 but ${reply}: is url an Elasticsearch endpoint?` };
+  if (reply.items.length !== count) return { status: 'retryable', reason: `the bulk answer has ${reply.items.length} items for ${count} documents` };
+  const failures: ItemFailure[] = [];
+  for (const [index, item] of reply.items.entries()) {
+    const { action, hint } = itemAction(item);
+    if (action === 'delivered') continue;
+    if (action === 'route') return { status: 'rejected', scope: 'sink', reason: `${describeItem(item)}${item.index !== undefined ? ` (target ${item.index})` : ''}: ${hint}` };
+    const reason = `Elasticsearch ${describeItem(item)}`;
+    failures.push(action === 'retry' ? { index, status: 'retryable', reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } : { index, status: 'rejected', reason });
+  }
+  return failures.length === 0 ? { status: 'delivered' } : { status: 'partial', failures };
+}
+
+/**
+ * A whole request's answer that is not 200 (its body only read for the error's type and reason):
+ * 413 → the batch is split (a single document over `http.max_content_length` is refused alone); 401/403 → the
+ * route stops (credentials); 429/5xx/408 → sent again, `Retry-After` honoured; 404 → the route stops (no such
+ * endpoint or target); another 4xx → split, to find the document that causes it.
+ */
+export function requestOutcome(status: number, body: string, retryAfter: string | undefined, now: number): SendOutcome {
+  const error = errorOf(body);
+  const what = `HTTP ${status}${error !== undefined ? ` ${error}` : ''}`;
+  if (status === 413) return { status: 'rejected', scope: 'batch', reason: `${what}: the request is larger than the cluster accepts (http.max_content_length)` };
+  if (status === 401) return { status: 'rejected', scope: 'sink', reason: `${what}: the credentials are refused: check auth (API key, user and password, or token)` };
+  if (status === 403) return { status: 'rejected', scope: 'sink', reason: `${what}: the credentials may not write here: grant create_doc (and auto_configure) on the target` };
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(retryAfter, now);
+    return { status: 'retryable', reason: what, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
+  if (status === 404) return { status: 'rejected', scope: 'sink', reason: `${what}: no _bulk endpoint at url (is it Elasticsearch or OpenSearch, with its path?)` };
+  return { status: 'rejected', scope: 'batch', reason: what };
+}
+
+/** `type: reason` of an Elasticsearch error body (`{"error":{"type":…,"reason":…},"status":…}`), if it is one. */
+function errorOf(body: string): string | undefined {
+  try {
+    const json = JSON.parse(body) as { error?: { type?: unknown; reason?: unknown } | string };
+    if (typeof json.error === 'string') return json.error;
+    if (typeof json.error?.type === 'string') return `${json.error.type}${typeof json.error.reason === 'string' ? `: ${json.error.reason}` : ''}`;
+  } catch {
+    // not JSON (a proxy's page)
+  }
+  return undefined;
+}
