@@ -14,8 +14,8 @@ import type { ConnectApiConfig } from './config.ts';
 import { EventSchema, type EventType } from './gen/proto/audit/v1alpha1/audit_pb.js';
 import { AuditService, FilterSchema, ListEventsRequestSchema, type Filter } from './gen/proto/connect/audit_service/v1alpha1/audit_service_pb.js';
 import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb.js';
-import { createRotatingSecret } from '../../src/config/watched-files.ts';
-import { createClientTls, type ClientTlsState } from './tls.ts';
+import { createAuthorization, CredentialValueError } from '../../src/net/auth.ts';
+import { createTlsMaterial, TlsFileError, type TlsState } from '../../src/net/tls.ts';
 import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -86,7 +86,9 @@ function sourceError(message: string, disposition: 'retryable' | 'permanent', ca
  * - TLS verification is always on; `http://` is accepted only for a loopback host (tests).
  * - The CA bundle and client SVID files are checked (`stat`) before each call and re-read only when they
  *   changed; a change opens a new connection for the next call (the old one closes when its calls end).
- * - The bearer token, when it came from a file, is re-read the same way. It is never logged.
+ * - The bearer token, when it came from a file, is re-read the same way. It is never logged; one that cannot
+ *   be sent in a header (a control character) is a permanent error.
+ * - TLS state and errors below gRPC are the shared network layer's (src/net/tls.ts, errors.ts).
  * - A refused page token (see classify.ts) is thrown as `PageTokenRefused`.
  * Throws a fatal `FWD_CONFIG_INVALID` for a plaintext URL to a host that is not loopback.
  */
@@ -109,22 +111,26 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   const inBaseDir = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(context.baseDir, p));
   const tls = plaintext
     ? undefined
-    : createClientTls(
+    : createTlsMaterial(
         {
           caFile: inBaseDir(config.tls.caFile),
           certFile: inBaseDir(config.tls.certFile),
           keyFile: inBaseDir(config.tls.keyFile),
           serverSpiffeId: config.tls.serverSpiffeId,
           serverName,
+          configKey: 'api.tls',
         },
         {
           changed: (state) => {
             if (state.generation > 1) logger.info({ clientCertSerial: state.clientSerial }, 'connect source: TLS files changed; the next call uses a new connection');
           },
-          keptPrevious: (reason) => logger.warn({ reason }, 'connect source: TLS files changed but cannot be used yet; keeping the previous certificate'),
+          keptPrevious: (problem) => logger.warn({ reason: problem.message }, 'connect source: TLS files changed but cannot be used yet; keeping the previous certificate'),
         },
       );
-  const bearer = createRotatingSecret(config.token);
+  const bearer =
+    config.token === undefined
+      ? undefined
+      : createAuthorization({ type: 'scheme', scheme: 'Bearer', secret: config.token, what: 'the bearer token', keys: 'api.token / api.tokenFile' });
   let generation: Generation | undefined;
   let closed = false;
 
@@ -133,7 +139,7 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
     if (g.active === 0) g.session.abort();
   }
 
-  function open(state: ClientTlsState | undefined): Generation {
+  function open(state: TlsState | undefined): Generation {
     const session = new Http2SessionManager(url.origin, {}, state?.options ?? {});
     const sessionManager = authority === undefined ? session : withAuthority(session, authority);
     const options = { baseUrl, sessionManager };
@@ -142,14 +148,13 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   }
 
   async function acquire(): Promise<Generation> {
-    let state: ClientTlsState | undefined;
+    let state: TlsState | undefined;
     try {
       state = await tls?.current();
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const what = code !== undefined && code.startsWith('E') ? `cannot read a TLS file (${code})` : `the TLS files do not make a usable certificate and key (${(e as Error).message})`;
+      if (!(e instanceof TlsFileError)) throw e;
       // Retryable: an SVID sidecar may not have written the files yet, or be half-way through a rotation.
-      throw sourceError(`connect source: ${what}: check tls.caFile, tls.certFile and tls.keyFile`, 'retryable', e);
+      throw sourceError(`connect source: ${e.message}`, 'retryable', e);
     }
     if (generation === undefined || generation.tls !== (state?.generation ?? 0)) {
       if (generation !== undefined) retire(generation);
@@ -167,12 +172,12 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   async function listPage(filter: Filter, pageToken: string, signal: AbortSignal) {
     const g = await acquire();
     try {
-      const token = await bearer.current();
+      const authorization = await bearer?.current();
       const request = create(ListEventsRequestSchema, { filter, pagination: create(PageRequestSchema, { pageSize: config.pageSize, pageToken }) });
       return await g.client.listEvents(request, {
         signal,
         timeoutMs: config.deadline,
-        ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+        ...(authorization !== undefined ? { headers: { authorization } } : {}),
       });
     } finally {
       release(g);
@@ -195,6 +200,7 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
       } catch (e) {
         if (signal.aborted) throw signal.reason;
         if (e instanceof ForwarderError) throw e;
+        if (e instanceof CredentialValueError) throw sourceError(`connect source: ${e.message}`, 'permanent', e);
         const f = classifyApiError(e, token !== undefined);
         if (f.action === 'restart-window') throw new PageTokenRefused(`${where} refused the page token (${f.reason}: ${f.detail})`, { cause: e });
         throw failure(f, e);

@@ -1,5 +1,16 @@
-// What a failed ListEvents call means for the reader: the gRPC status table and the Node/TLS error table, as data.
+// What a failed ListEvents call means for the reader: the gRPC status table, as data (failures below it: src/net/errors.ts).
 import { Code, ConnectError } from '@connectrpc/connect';
+import { errorMessage, findNetworkError, type NetworkKeys } from '../../src/net/errors.ts';
+
+/** The configuration keys the shared network error table names, for the Connect API. */
+export const CONNECT_NETWORK_KEYS: NetworkKeys = Object.freeze({
+  url: 'api.url',
+  caFile: 'api.tls.caFile',
+  certFile: 'api.tls.certFile',
+  keyFile: 'api.tls.keyFile',
+  serverName: 'api.authority',
+  serverSpiffeId: 'api.tls.serverSpiffeId',
+});
 
 /**
  * What the reader does with a failure:
@@ -60,76 +71,7 @@ export const STATUS_TABLE: readonly StatusRule[] = [
   { code: Code.Unauthenticated, name: 'UNAUTHENTICATED', action: 'permanent', meaning: 'the server refused the credentials: check the client SVID files (tls.certFile, tls.keyFile) and the bearer token (token, tokenFile)' },
 ];
 
-export interface NodeErrorRule {
-  /** `error.code` of a Node.js or OpenSSL error anywhere in the cause chain. */
-  readonly errorCode: string;
-  readonly action: 'retryable' | 'permanent';
-  readonly meaning: string;
-}
-
-const serverCert = (errorCode: string, what: string): NodeErrorRule => ({
-  errorCode,
-  action: 'permanent',
-  meaning: `the server certificate was refused (${what}): check the URL, authority, tls.caFile and tls.serverSpiffeId`,
-});
-const clientCert = (errorCode: string, what: string): NodeErrorRule => ({
-  errorCode,
-  action: 'permanent',
-  meaning: `the server refused the client certificate (${what}): check tls.certFile and tls.keyFile (the SVID) and the server's trust bundle`,
-});
-
-/**
- * Errors below the gRPC status, found in the cause chain of a ConnectError (connect-node reports most of
- * them as INTERNAL, UNAVAILABLE or ABORTED; they take precedence over the status). TLS verification is never
- * relaxed, so a refused certificate is a configuration problem: permanent. Certificate errors are OpenSSL's
- * verify codes as Node names them (https://nodejs.org/api/tls.html#x509-certificate-error-codes); alerts are
- * `ERR_SSL_*` codes (https://docs.openssl.org/3.0/man3/SSL_alert_type_string/); socket errors are libuv's
- * (https://nodejs.org/api/errors.html#common-system-errors); HTTP/2 ones Node's
- * (https://nodejs.org/api/errors.html#node-error-codes).
- * Limit: with TLS 1.3 the server judges the client certificate after the client has finished its handshake;
- * a missing certificate comes back as the `certificate required` alert (permanent), but a certificate the
- * server does not trust is seen by Node's HTTP/2 client only as a cancelled stream: CANCELLED, retryable.
- */
-export const NODE_ERROR_TABLE: readonly NodeErrorRule[] = [
-  { errorCode: 'ERR_SPIFFE_ID_MISMATCH', action: 'permanent', meaning: 'the server is not the one expected (tls.serverSpiffeId)' },
-  serverCert('ERR_TLS_CERT_ALTNAME_INVALID', 'its names do not include the host or authority'),
-  serverCert('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'it does not chain to the CA bundle'),
-  serverCert('UNABLE_TO_GET_ISSUER_CERT', 'it does not chain to the CA bundle'),
-  serverCert('UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'it does not chain to the CA bundle'),
-  serverCert('SELF_SIGNED_CERT_IN_CHAIN', 'it does not chain to the CA bundle'),
-  serverCert('DEPTH_ZERO_SELF_SIGNED_CERT', 'it is self-signed and not in the CA bundle'),
-  serverCert('CERT_UNTRUSTED', 'it does not chain to the CA bundle'),
-  serverCert('CERT_REJECTED', 'rejected'),
-  serverCert('CERT_SIGNATURE_FAILURE', 'bad signature'),
-  serverCert('CERT_HAS_EXPIRED', 'expired'),
-  serverCert('CERT_NOT_YET_VALID', 'not yet valid'),
-  serverCert('ERR_TLS_CERT_SIGNATURE_ALGORITHM_UNSUPPORTED', 'unsupported signature algorithm'),
-  clientCert('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'none was configured'),
-  clientCert('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'it does not chain to the server’s trust bundle'),
-  clientCert('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'bad certificate'),
-  clientCert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'expired'),
-  clientCert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'not accepted'),
-  clientCert('ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'unsupported'),
-  clientCert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED', 'revoked'),
-  clientCert('ERR_SSL_TLSV1_ALERT_ACCESS_DENIED', 'access denied'),
-  { errorCode: 'ECONNRESET', action: 'retryable', meaning: 'the connection was reset' },
-  { errorCode: 'ECONNREFUSED', action: 'retryable', meaning: 'the connection was refused (server down or restarting)' },
-  { errorCode: 'ECONNABORTED', action: 'retryable', meaning: 'the connection was aborted' },
-  { errorCode: 'EPIPE', action: 'retryable', meaning: 'the connection was closed while writing' },
-  { errorCode: 'ETIMEDOUT', action: 'retryable', meaning: 'the connection timed out' },
-  { errorCode: 'EHOSTUNREACH', action: 'retryable', meaning: 'the host is unreachable' },
-  { errorCode: 'ENETUNREACH', action: 'retryable', meaning: 'the network is unreachable' },
-  { errorCode: 'ENOTFOUND', action: 'retryable', meaning: 'the host name does not resolve' },
-  { errorCode: 'EAI_AGAIN', action: 'retryable', meaning: 'the host name could not be resolved for now' },
-  { errorCode: 'ERR_HTTP2_GOAWAY_SESSION', action: 'retryable', meaning: 'the server closed the HTTP/2 connection' },
-  { errorCode: 'ERR_HTTP2_SESSION_ERROR', action: 'retryable', meaning: 'the HTTP/2 connection failed' },
-  { errorCode: 'ERR_HTTP2_STREAM_ERROR', action: 'retryable', meaning: 'the HTTP/2 stream failed' },
-  { errorCode: 'ERR_HTTP2_STREAM_CANCEL', action: 'retryable', meaning: 'the HTTP/2 stream was cancelled' },
-  { errorCode: 'ERR_HTTP2_INVALID_SESSION', action: 'retryable', meaning: 'the HTTP/2 connection was already closed' },
-];
-
 const STATUS_BY_CODE: ReadonlyMap<Code, StatusRule> = new Map(STATUS_TABLE.map((r) => [r.code, r]));
-const NODE_BY_CODE: ReadonlyMap<string, NodeErrorRule> = new Map(NODE_ERROR_TABLE.map((r) => [r.errorCode, r]));
 
 export interface ApiFailure {
   readonly action: ApiFailureAction;
@@ -141,35 +83,30 @@ export interface ApiFailure {
   readonly detail: string;
 }
 
-/** The error and its causes, outermost first (bounded: a cycle of causes ends the walk). */
-function causeChain(e: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let cur: unknown = e; cur !== undefined && cur !== null && chain.length < 16 && !chain.includes(cur); ) {
-    chain.push(cur);
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return chain;
-}
-
-/** The first error of the chain whose `code` is in NODE_ERROR_TABLE, with its rule. */
-function nodeRule(e: unknown): { rule: NodeErrorRule; message: string } | undefined {
-  for (const c of causeChain(e)) {
-    const code = typeof c === 'object' && c !== null ? (c as { code?: unknown }).code : undefined;
-    if (typeof code !== 'string') continue;
-    const rule = NODE_BY_CODE.get(code);
-    if (rule !== undefined) return { rule, message: c instanceof Error ? c.message : code };
-  }
-  return undefined;
-}
-
 /**
  * Classifies the failure of a ListEvents call (anything the Connect client threw: always a ConnectError, or
  * converted to one). `withPageToken`: the request carried a page token. Pure.
+ * A socket, TLS or HTTP/2 error anywhere in the cause chain (connect-node reports most of them as INTERNAL,
+ * UNAVAILABLE or ABORTED) decides before the status, by the shared table src/net/errors.ts: `retryable` there
+ * is retryable here, anything else permanent (TLS verification is never relaxed, so a refused certificate is
+ * a configuration problem). Limit: with TLS 1.3 the server judges the client certificate after the client has
+ * finished its handshake; a missing certificate comes back as the `certificate required` alert (permanent),
+ * but a certificate the server does not trust is seen by Node's HTTP/2 client only as a cancelled stream:
+ * CANCELLED, retryable.
  */
 export function classifyApiError(e: unknown, withPageToken: boolean): ApiFailure {
   const ce = ConnectError.from(e);
-  const node = nodeRule(e);
-  if (node !== undefined) return { action: node.rule.action, reason: node.rule.errorCode, meaning: node.rule.meaning, detail: node.message };
+  const network = findNetworkError(e);
+  if (network !== undefined) {
+    const { rule, error } = network;
+    const hint = rule.hint?.(CONNECT_NETWORK_KEYS);
+    return {
+      action: rule.retryable ? 'retryable' : 'permanent',
+      reason: rule.code,
+      meaning: hint === undefined ? rule.meaning : `${rule.meaning}: ${hint}`,
+      detail: errorMessage(error),
+    };
+  }
   const detail = ce.rawMessage;
   const rule = STATUS_BY_CODE.get(ce.code);
   if (rule === undefined) return { action: 'retryable', reason: `code ${ce.code}`, meaning: 'an unknown status', detail };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { byteSize, duration, filePath, httpUrl, integer, maxNestingDepth, nonEmptyString, withSecret } from '../../src/config/types.ts';
 import { parseTimeArgument } from '../../src/model/time.ts';
+import { tlsFields, tlsObject } from '../../src/net/config.ts';
 
 /** `beginning`, `now`, or an RFC 3339 time with a zone (or a date, midnight UTC) → `beginning`, `now` or a canonical time. */
 function startAt(): z.ZodType<string> {
@@ -26,20 +27,15 @@ export const connectApiSchema = withSecret(
     protocol: z.enum(['grpc', 'connect']).default('grpc'),
     /** TLS server name and `:authority` to use instead of the URL's host. */
     authority: nonEmptyString('a host name').optional(),
-    tls: z
-      .strictObject({
-        /** PEM bundle of the CAs (the SPIFFE trust bundle) the server certificate must chain to; default: system CAs. */
-        caFile: filePath().optional(),
-        /** Client X.509 SVID (PEM) and its key, for mTLS; re-read when the files change (SVID rotation). */
-        certFile: filePath().optional(),
-        keyFile: filePath().optional(),
-        /** The server's expected SPIFFE ID (URI SAN), e.g. `spiffe://example.org/connect`. */
-        serverSpiffeId: nonEmptyString('a SPIFFE ID such as spiffe://example.org/connect')
-          .refine((s) => s.startsWith('spiffe://'), { message: 'expected a SPIFFE ID starting with spiffe://' })
-          .optional(),
-      })
-      .prefault({})
-      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' }),
+    tls: tlsObject({
+      /** PEM bundle of the CAs (the SPIFFE trust bundle) the server certificate must chain to; default: system CAs. */
+      caFile: tlsFields.caFile(),
+      /** Client X.509 SVID (PEM) and its key, for mTLS; re-read when the files change (SVID rotation). */
+      certFile: tlsFields.certFile(),
+      keyFile: tlsFields.keyFile(),
+      /** The server's expected SPIFFE ID (URI SAN), e.g. `spiffe://example.org/connect`. */
+      serverSpiffeId: tlsFields.serverSpiffeId('spiffe://example.org/connect'),
+    }),
     /** Deadline of each ListEvents call. */
     deadline: duration({ min: 100, max: 600_000 }).default(30_000),
     /** Events per page (the server caps it at 1000). */

@@ -1,6 +1,6 @@
 // Indexer acknowledgement: ack ids of accepted requests, polled in batches until true, timed out, or lost with the channel.
 import type { Logger } from '../../src/logging.ts';
-import { errorCode } from './classify.ts';
+import { errorCode } from '../../src/net/errors.ts';
 import { ackQueryBody, parseAckReply } from './encoder.ts';
 import type { HecResponse } from './transport.ts';
 

@@ -1,6 +1,7 @@
-// What a HEC response or a network error means for delivery: the Splunk HEC response → outcome table.
+// What a HEC response means for delivery: the Splunk HEC response → outcome table (failures below HTTP: src/net/errors.ts).
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import { parseRetryAfter } from '../../src/delivery/backoff.ts';
+import { statusRule } from '../../src/net/status.ts';
 
 /**
  * What the sink does with an answer:
@@ -104,22 +105,29 @@ export function describeReply(reply: HecReply): string {
   return `HEC ${reply.status}${code}${text === undefined ? '' : ` "${text}"`}`;
 }
 
-/** The action for a reply: by HEC code when it is known, else by HTTP status. */
+/**
+ * The action for a reply: by HEC code when it is known, else by HTTP status as the shared table says
+ * (src/net/status.ts: 408, 429 and 5xx but 501 retried; 413 split; any other status stops the route).
+ */
 export function actionOf(reply: HecReply): HecAction {
   const entry = reply.code === undefined ? undefined : HEC_CODES[reply.code];
   const ok = reply.status >= 200 && reply.status < 300;
   // The code says what happened; a success code on an error status is not a success.
   if (entry !== undefined) return !ok && entry.action === 'accepted' ? 'retry' : entry.action;
-  const s = reply.status;
   // A 2xx that is not HEC's JSON answer (a web server or a proxy page at this URL) never counts as delivered:
   // taking it for one would drop every batch without a trace.
   if (ok) return 'route';
-  // A body over the request limit: split the batch (never send it again as it is).
-  if (s === 413) return 'records';
-  if (s === 408 || s === 429 || s >= 500) return 'retry';
-  // 401/403 from a proxy or a load balancer, 404 (HEC disabled, wrong path), 415 (encoding) and any other
-  // 4xx: sending again will not help, and splitting would only dead-letter good events one by one.
-  return 'route';
+  switch (statusRule(reply.status).action) {
+    case 'retry':
+      return 'retry';
+    // A body over the request limit: split the batch (never send it again as it is).
+    case 'split':
+      return 'records';
+    // 401/403 from a proxy or a load balancer, 404 (HEC disabled, wrong path), 415 (encoding) and any other
+    // 4xx: sending again will not help, and splitting would only dead-letter good events one by one.
+    default:
+      return 'route';
+  }
 }
 
 /**
@@ -162,59 +170,5 @@ function hintForStatus(status: number): string | undefined {
   if (status === 404) return 'no HEC endpoint at this URL and path (is HEC enabled? is path right?)';
   if (status === 401 || status === 403) return 'refused by the server or a proxy in front of it: check the token';
   if (status === 415) return 'the server does not accept this Content-Encoding (set gzip: false)';
-  return undefined;
-}
-
-/** How a failure below HTTP reads to a person, and whether it is about TLS. */
-export type NetworkKind = 'unreachable' | 'tls' | 'timeout' | 'connection';
-
-/**
- * Errors of node:net / node:tls / undici (lib/core/errors.js) by code. All are retryable for a send (the
- * outcome of a request cut short is unknown: it is sent again, which may duplicate); `check` uses the kind to
- * tell an unreachable HEC from a TLS failure.
- */
-export const NETWORK_ERRORS: Readonly<Record<string, NetworkKind>> = Object.freeze({
-  ECONNREFUSED: 'unreachable',
-  ENOTFOUND: 'unreachable',
-  EAI_AGAIN: 'unreachable',
-  EHOSTUNREACH: 'unreachable',
-  ENETUNREACH: 'unreachable',
-  ETIMEDOUT: 'timeout',
-  UND_ERR_CONNECT_TIMEOUT: 'timeout',
-  UND_ERR_HEADERS_TIMEOUT: 'timeout',
-  UND_ERR_BODY_TIMEOUT: 'timeout',
-  ECONNRESET: 'connection',
-  EPIPE: 'connection',
-  UND_ERR_SOCKET: 'connection',
-  UND_ERR_CLOSED: 'connection',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'tls',
-  EPROTO: 'tls',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls',
-  SELF_SIGNED_CERT_IN_CHAIN: 'tls',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls',
-  CERT_HAS_EXPIRED: 'tls',
-  CERT_NOT_YET_VALID: 'tls',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'tls',
-});
-
-/** The code of an error or of its cause (undici wraps socket errors). */
-export function errorCode(error: unknown): string | undefined {
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined, i = 0; e !== undefined && e !== null && i < 4; e = e.cause as typeof e, i++) {
-    if (typeof e.code === 'string') return e.code;
-  }
-  return undefined;
-}
-
-export function networkKind(error: unknown): NetworkKind {
-  const code = errorCode(error) ?? '';
-  return NETWORK_ERRORS[code] ?? (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.includes('CERT') ? 'tls' : 'connection');
-}
-
-export function describeNetworkError(error: unknown): string {
-  const code = errorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  const detail = cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message;
-  return code === undefined || detail.includes(code) ? detail : `${code} ${detail}`;
+  return statusRule(status).hint?.({ url: 'url', auth: 'token / tokenFile' });
 }

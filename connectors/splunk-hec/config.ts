@@ -1,6 +1,7 @@
 // Configuration schema of the `splunk-hec` sink: Splunk HTTP Event Collector, with indexer acknowledgement.
 import { z } from 'zod';
-import { duration, filePath, httpUrl, integer, nonEmptyString, reportIssue, withSecret } from '../../src/config/types.ts';
+import { duration, httpUrl, integer, nonEmptyString, reportIssue, withSecret } from '../../src/config/types.ts';
+import { concurrency, gzipOption, requestTimeout, tlsOptions } from '../../src/net/config.ts';
 
 export const SPLUNK_HEC_DEFAULTS = Object.freeze({
   path: '/services/collector/event',
@@ -24,23 +25,17 @@ export const splunkHecSinkSchema = withSecret(
     /** Path of the JSON event endpoint. */
     path: urlPath().default(SPLUNK_HEC_DEFAULTS.path),
     /** Compress request bodies with gzip (HEC accepts gzip only). */
-    gzip: z.boolean().default(false),
+    gzip: gzipOption(false),
     /** Connections to HEC, i.e. requests at once. */
-    concurrency: integer({ min: 1, max: 64 }).default(SPLUNK_HEC_DEFAULTS.concurrency),
+    concurrency: concurrency(SPLUNK_HEC_DEFAULTS.concurrency),
     /** Time allowed for one request's response (headers and body). */
-    timeout: duration({ min: 100, max: 600_000 }).default(SPLUNK_HEC_DEFAULTS.timeoutMs),
-    tls: z
-      .strictObject({
-        /** PEM bundle of the CAs the HEC certificate must chain to (Splunk's own CA); default: Node.js's built-in CA list. */
-        caFile: filePath().optional(),
-        /** Client certificate and key (PEM), when HEC requires client certificates (`requireClientCert`); re-read when they change. */
-        certFile: filePath().optional(),
-        keyFile: filePath().optional(),
-        /** Name the certificate must carry, when it is not the URL's host. */
-        serverName: nonEmptyString('a host name').optional(),
-      })
-      .prefault({})
-      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' }),
+    timeout: requestTimeout(SPLUNK_HEC_DEFAULTS.timeoutMs),
+    /**
+     * TLS to HEC (src/net/config.ts): `caFile` (Splunk's own CA; default Node.js's built-in CA list), `certFile`
+     * and `keyFile` when HEC requires client certificates (`requireClientCert`), `serverName` when the
+     * certificate's name is not the URL's host. Re-read when the files change.
+     */
+    tls: tlsOptions(),
     ack: z
       .strictObject({
         /**

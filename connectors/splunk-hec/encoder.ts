@@ -1,10 +1,6 @@
-// Bodies of HEC requests: a batch of envelopes (optionally gzipped), ack queries and their answers. No I/O.
-import { promisify } from 'node:util';
-import { constants, gzip } from 'node:zlib';
+// Bodies of HEC requests: a batch of envelopes, ack queries and their answers (gzip: src/net/gzip.ts, by the client). No I/O.
 import type { SinkBatch } from '../../src/contracts/sink.ts';
 import { jsonLines } from '../../src/delivery/encode.ts';
-
-const gzipAsync = promisify(gzip);
 
 /**
  * The envelopes of a batch, concatenated with a newline between them: HEC's batch form is envelopes one after
@@ -12,11 +8,6 @@ const gzipAsync = promisify(gzip);
  */
 export function batchBody(batch: SinkBatch): Buffer {
   return jsonLines(batch.records);
-}
-
-/** gzip on the thread pool, so compressing a large batch does not stall the event loop. */
-export function gzipBody(body: Buffer): Promise<Buffer> {
-  return gzipAsync(body, { level: constants.Z_DEFAULT_COMPRESSION });
 }
 
 /** `{"acks":[0,1,2]}` (POST /services/collector/ack, §1.5). */

@@ -2,26 +2,27 @@
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckContext, CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
+import { CredentialValueError } from '../../src/net/auth.ts';
+import { explainNetworkError } from '../../src/net/errors.ts';
+import { describeProbeFailure } from '../../src/net/probe.ts';
+import { TlsFileError } from '../../src/net/tls.ts';
 import { createAckTracker, type AckResult } from './acks.ts';
-import { actionOf, describeNetworkError, describeReply, isTokenRefusal, networkKind, parseHecReply, refusedOutcome, type HecReply, type NetworkKind } from './classify.ts';
+import { actionOf, describeReply, isTokenRefusal, parseHecReply, refusedOutcome, type HecReply } from './classify.ts';
 import type { SplunkHecSinkConfig } from './config.ts';
-import { ackQueryBody, batchBody, gzipBody } from './encoder.ts';
-import { createHecTransport, HecTokenError, type HecRequest } from './transport.ts';
+import { ackQueryBody, batchBody } from './encoder.ts';
+import { createHecTransport, type HecRequest } from './transport.ts';
 
 const ACK_PATH = '/services/collector/ack';
 const HEALTH_PATH = '/services/collector/health';
 
-/** How `check` words a failure below HTTP. */
-const PROBE_FAILURE: Readonly<Record<NetworkKind, string>> = {
-  tls: 'TLS failure',
-  timeout: 'unreachable (timed out)',
-  unreachable: 'unreachable',
-  connection: 'unreachable',
-};
-
 export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, context: ConnectorContext): Sink {
   const { logger } = context;
-  const transport = createHecTransport(config);
+  const transport = createHecTransport(config, {
+    changed: (state) => {
+      if (state.generation > 1) logger.info({ sink: name, clientCertSerial: state.clientSerial }, 'splunk-hec: TLS files changed; new requests use new connections');
+    },
+    keptPrevious: (problem) => logger.warn({ sink: name, reason: problem.message }, 'splunk-hec: TLS files changed but cannot be used yet; keeping the previous ones'),
+  });
   const ackMode = config.ack.mode;
   const acks = createAckTracker({
     pollIntervalMs: config.ack.pollInterval,
@@ -54,8 +55,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       return { status: 'retryable', reason: 'aborted while waiting for a free ack slot' };
     }
     try {
-      const plain = batchBody(batch);
-      const body = config.gzip ? await gzipBody(plain) : plain;
+      const body = batchBody(batch);
       const ticket = acks.begin();
       let reply: HecReply;
       try {
@@ -64,9 +64,12 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       } catch (error) {
         ticket.unanswered();
         if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
-        if (error instanceof HecTokenError) return { status: 'rejected', scope: 'sink', reason: error.message };
-        // HEC may have taken the request before the connection failed: sending again may duplicate.
-        return { status: 'retryable', reason: `no answer from HEC (${describeNetworkError(error)}); the batch is sent again` };
+        if (error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: error.message };
+        // Nothing was sent; the files are read again before the next attempt.
+        if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}` };
+        // HEC may have taken the request before the connection failed: sending again may duplicate. A TLS
+        // failure is retried too: a certificate fixed on the Splunk side is then picked up without a restart.
+        return { status: 'retryable', reason: `no answer from HEC (${explainNetworkError(error)}); the batch is sent again` };
       }
       if (actionOf(reply) !== 'accepted') {
         ticket.answered();
@@ -122,10 +125,9 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       const res = await transport.request(request, AbortSignal.timeout(config.timeout));
       return { reply: parseHecReply(res.status, res.body, res.retryAfter) };
     } catch (error) {
-      if (error instanceof HecTokenError) return { failure: `bad token: ${error.message}` };
-      // Our own deadline: connected, but no answer in time.
-      if ((error as Error).name === 'TimeoutError') return { failure: `no answer within ${config.timeout} ms` };
-      return { failure: `${PROBE_FAILURE[networkKind(error)]}: ${describeNetworkError(error)}` };
+      if (error instanceof CredentialValueError) return { failure: `bad token: ${error.message}` };
+      const tls = await transport.tlsState().catch(() => undefined);
+      return { failure: await describeProbeFailure(error, { url: config.url, timeoutMs: config.timeout, ...(tls === undefined ? {} : { tls: tls.options }) }) };
     }
   }
 

@@ -293,7 +293,7 @@ export function trimSecretFile(content: string): string {
 }
 
 /** A secret given inline (after `${VAR}` substitution): never echoed in messages. */
-function secretValue(key: string): z.ZodType<Secret> {
+export function secretValue(key: string): z.ZodType<Secret> {
   return scalar(
     'a non-empty string',
     (input) => (typeof input === 'string' && input !== '' ? new Secret(input) : refuse({})),
@@ -305,7 +305,7 @@ function secretValue(key: string): z.ZodType<Secret> {
  * A secret read from a file when the configuration is loaded. Errors name the path, never the content.
  * Read synchronously: it happens once, at start-up, inside the (synchronous) schema parse.
  */
-function secretFile(fileKey: string): z.ZodType<Secret> {
+export function secretFile(fileKey: string): z.ZodType<Secret> {
   return scalar(`a path to a file holding the secret`, (input) => {
     if (typeof input !== 'string' || input.trim() === '' || input.includes('\0')) return refuse({});
     const path = resolvePath(baseDir(), input);

@@ -6,7 +6,7 @@ import { Code } from '@connectrpc/connect';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiReader } from '../../connectors/connect/api-reader.ts';
 import { STATUS_TABLE } from '../../connectors/connect/classify.ts';
-import { uriSans } from '../../connectors/connect/tls.ts';
+import { uriSans } from '../../src/net/spiffe.ts';
 import { connectApiSchema, type ConnectApiConfig } from '../../connectors/connect/config.ts';
 import { PageTokenRefused, readWholeWindow, type ConnectEventReader, type WindowQuery } from '../../connectors/connect/window.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';

@@ -1,7 +1,7 @@
 // Files re-read only when they change (certificates, tokens rotated by a sidecar), and secrets that follow their file.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { trimSecretFile, type Secret } from './types.ts';
+import { trimSecretFile, type Secret } from '../config/types.ts';
 
 /**
  * Files that are not read again until they change. The check is a `stat` (inode, size, mtime and ctime in
@@ -23,7 +23,7 @@ export interface WatchedFiles {
   /**
    * The contents when they differ from the last accepted snapshot (always, before the first `accept`), else
    * undefined. Reads the files only when a `stat` moved (or the safety recheck is due). Throws the file
-   * system's error (ENOENT …) when a file cannot be read.
+   * system's error (ENOENT …, with its `path`) when a file cannot be read.
    */
   changed(): Promise<FileSnapshot | undefined>;
 }
@@ -41,7 +41,8 @@ export function watchFiles(paths: readonly string[], now: () => number = Date.no
       // Stats are taken before the reads: a rewrite in between shows up as a change on the next call.
       const stamps = (await Promise.all(paths.map((p) => stat(p, { bigint: true })))).map(stampOf).join('|');
       if (stamps === acceptedStamps && now() - checkedAt < RECHECK_MS) return undefined;
-      const contents = await Promise.all(paths.map((p) => readFile(p)));
+      // Some read errors (EISDIR) do not carry the path: it is added, so the message can name the file.
+      const contents = await Promise.all(paths.map((p) => readFile(p).catch((e: NodeJS.ErrnoException) => Promise.reject(Object.assign(e, { path: e.path ?? p })))));
       const hash = createHash('sha256');
       for (const c of contents) hash.update(createHash('sha256').update(c).digest());
       const digest = hash.digest('hex');
