@@ -7,6 +7,8 @@ import { discardSinkSchema, type DiscardSinkConfig } from './discard/config.ts';
 import { createDiscardSink } from './discard/sink.ts';
 import { fileSinkSchema, type FileSinkConfig } from './file/config.ts';
 import { createFileSink } from './file/sink.ts';
+import { ELASTICSEARCH_ROUTE_OPTIONS, elasticsearchSinkSchema, type ElasticsearchSinkConfig } from './elasticsearch/config.ts';
+import { createElasticsearchSink } from './elasticsearch/sink.ts';
 import { splunkHecSinkSchema, type SplunkHecSinkConfig } from './splunk-hec/config.ts';
 import { createSplunkHecSink } from './splunk-hec/sink.ts';
 import { jsonlSourceSchema, type JsonlSourceConfig } from './jsonl/config.ts';
@@ -31,6 +33,20 @@ const auditFiles: SourceConnector<AuditFilesSourceConfig> = {
 const file: SinkConnector<FileSinkConfig> = { type: 'file', schema: fileSinkSchema, create: createFileSink };
 const stdout: SinkConnector<StdoutSinkConfig> = { type: 'stdout', schema: stdoutSinkSchema, create: (n, c) => createStdoutSink(n, c) };
 const splunkHec: SinkConnector<SplunkHecSinkConfig> = { type: 'splunk-hec', schema: splunkHecSinkSchema, create: createSplunkHecSink };
+const elasticsearch: SinkConnector<ElasticsearchSinkConfig> = {
+  type: 'elasticsearch',
+  schema: elasticsearchSinkSchema as never,
+  options: Object.values(ELASTICSEARCH_ROUTE_OPTIONS),
+  create: createElasticsearchSink,
+  async setup(name, config, context, request) {
+    const sink = createElasticsearchSink(name, config, context);
+    try {
+      return await sink.setup(request.routeOptions, { lifecycle: request.lifecycle, ...(request.priority !== undefined ? { priority: request.priority } : {}) });
+    } finally {
+      await sink.close();
+    }
+  },
+};
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
 
 export const connectors: ConnectorRegistry = {
@@ -44,5 +60,6 @@ export const connectors: ConnectorRegistry = {
     [stdout.type, stdout as unknown as SinkConnector],
     [discard.type, discard as unknown as SinkConnector],
     [splunkHec.type, splunkHec as unknown as SinkConnector],
+    [elasticsearch.type, elasticsearch as unknown as SinkConnector],
   ]),
 };

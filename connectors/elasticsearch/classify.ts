@@ -1,6 +1,6 @@
 // What an Elasticsearch `_bulk` answer means for delivery: the whole-request and per-item response → outcome tables.
 import type { ItemFailure, SendOutcome } from '../../src/contracts/outcome.ts';
-import { parseRetryAfter } from '../../src/delivery/backoff.ts';
+import { statusOutcome } from '../../src/net/status.ts';
 
 /**
  * What happens to one bulk item (siem-formats.md §2.2; the policy of Elastic's own Beats,
@@ -100,27 +100,18 @@ export function bulkOutcome(body: string, count: number, retryAfterMs: number | 
 }
 
 /**
- * A whole request's answer that is not 200 (its body only read for the error's type and reason):
- * 413 → the batch is split (a single document over `http.max_content_length` is refused alone); 401/403 → the
- * route stops (credentials); 429/5xx/408 → sent again, `Retry-After` honoured; 404 → the route stops (no such
- * endpoint or target); another 4xx → split, to find the document that causes it.
+ * A whole request's answer that is not 200, by the shared status table (src/net/status.ts), with Elasticsearch's
+ * error type and reason: 413 → the batch is split (a single document over `http.max_content_length` is refused
+ * alone); 401/403 → the route stops (credentials); 408/429/5xx → sent again, `Retry-After` honoured; 404 and other
+ * 4xx → the route stops (no `_bulk` here, or a request it refuses whatever the documents).
  */
 export function requestOutcome(status: number, body: string, retryAfter: string | undefined, now: number): SendOutcome {
-  const error = errorOf(body);
-  const what = `HTTP ${status}${error !== undefined ? ` ${error}` : ''}`;
-  if (status === 413) return { status: 'rejected', scope: 'batch', reason: `${what}: the request is larger than the cluster accepts (http.max_content_length)` };
-  if (status === 401) return { status: 'rejected', scope: 'sink', reason: `${what}: the credentials are refused: check auth (API key, user and password, or token)` };
-  if (status === 403) return { status: 'rejected', scope: 'sink', reason: `${what}: the credentials may not write here: grant create_doc (and auto_configure) on the target` };
-  if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(retryAfter, now);
-    return { status: 'retryable', reason: what, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-  }
-  if (status === 404) return { status: 'rejected', scope: 'sink', reason: `${what}: no _bulk endpoint at url (is it Elasticsearch or OpenSearch, with its path?)` };
-  return { status: 'rejected', scope: 'batch', reason: what };
+  const detail = errorOf(body);
+  return statusOutcome({ status, retryAfter }, now, { what: 'Elasticsearch', ...(detail !== undefined ? { detail } : {}) });
 }
 
 /** `type: reason` of an Elasticsearch error body (`{"error":{"type":…,"reason":…},"status":…}`), if it is one. */
-function errorOf(body: string): string | undefined {
+export function errorOf(body: string): string | undefined {
   try {
     const json = JSON.parse(body) as { error?: { type?: unknown; reason?: unknown } | string };
     if (typeof json.error === 'string') return json.error;

@@ -9,6 +9,7 @@ import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.ts';
 import { registerMap } from './map.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
+import { registerSetup } from './setup.ts';
 
 export function buildProgram(): Command {
   const program = new Command('audit-forwarder')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerMap(program);
   registerCheckpoint(program);
   registerDlq(program);
+  registerSetup(program);
   for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     c.exitOverride();
   }

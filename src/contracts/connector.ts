@@ -32,6 +32,21 @@ export interface SinkConnector<C extends { type: string; mapping: string } = { t
   /** Keys of a route's `mappingOptions` the sink itself reads (the Elasticsearch target of the route); default none. */
   readonly options?: readonly string[];
   create(name: string, config: C, context: ConnectorContext): Sink;
+  /**
+   * Optional: prepares the destination for the sink (`audit-forwarder setup <type>`: an index template, a
+   * lifecycle policy). Idempotent; resolves with one line per thing done, rejects with what went wrong.
+   */
+  setup?(name: string, config: C, context: ConnectorContext, request: SinkSetupRequest): Promise<string[]>;
+}
+
+/** What `audit-forwarder setup` passes to a sink connector's `setup`. */
+export interface SinkSetupRequest {
+  /** The `mappingOptions` of every route that sends to this sink. */
+  readonly routeOptions: ReadonlyArray<Readonly<Record<string, string>>>;
+  /** Also install a lifecycle (retention) policy where the destination has one. */
+  readonly lifecycle: boolean;
+  /** Priority of an index template, where the destination has them. */
+  readonly priority?: number;
 }
 
 export interface ConnectorRegistry {

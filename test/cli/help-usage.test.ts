@@ -18,6 +18,7 @@ const COMMANDS = [
   ['dlq'],
   ['dlq', 'list'],
   ['dlq', 'redrive'],
+  ['setup'],
 ];
 
 describe('help', () => {
@@ -36,7 +37,7 @@ describe('help', () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('Exit codes:');
     for (const code of [0, 1, 2, 3, 4]) expect(top.stdout).toMatch(new RegExp(`^ +${code} +\\S`, 'm'));
-    for (const name of ['run', 'replay', 'check', 'map', 'checkpoint', 'dlq']) expect(top.stdout).toMatch(new RegExp(`^ +${name}\\b`, 'm'));
+    for (const name of ['run', 'replay', 'check', 'map', 'checkpoint', 'dlq', 'setup']) expect(top.stdout).toMatch(new RegExp(`^ +${name}\\b`, 'm'));
     expect(helpReplay.code).toBe(0);
     expect(helpReplay.stdout).toContain('--dry-run');
     expect(helpReplay.stdout).toContain('Example:');

@@ -116,7 +116,7 @@ describe('elasticsearch item table', () => {
     expect(parseBulkReply('{"items":[{"create":{}}]}')).toBe('an item has no status');
   });
 
-  it('whole-request answers: 413 split, 401/403 stop, 429/5xx/408 retry with Retry-After, 404 stop, other 4xx split', () => {
+  it('whole-request answers: 413 split, 401/403 stop (credentials), 429/5xx/408 retry with Retry-After, 404 and other 4xx stop', () => {
     const now = Date.now();
     expect(requestOutcome(413, '', undefined, now)).toMatchObject({ status: 'rejected', scope: 'batch' });
     expect(requestOutcome(401, JSON.stringify({ error: { type: 'security_exception', reason: 'unable to authenticate' }, status: 401 }), undefined, now)).toMatchObject({
@@ -125,10 +125,10 @@ describe('elasticsearch item table', () => {
       reason: expect.stringContaining('security_exception: unable to authenticate'),
     });
     expect(requestOutcome(403, '', undefined, now)).toMatchObject({ status: 'rejected', scope: 'sink' });
-    expect(requestOutcome(429, '', '7', now)).toEqual({ status: 'retryable', reason: 'HTTP 429', retryAfterMs: 7000 });
-    expect(requestOutcome(503, '<html>', undefined, now)).toEqual({ status: 'retryable', reason: 'HTTP 503' });
+    expect(requestOutcome(429, '', '7', now)).toMatchObject({ status: 'retryable', retryAfterMs: 7000, reason: expect.stringContaining('Elasticsearch 429') });
+    expect(requestOutcome(503, '<html>', undefined, now)).toMatchObject({ status: 'retryable' });
     expect(requestOutcome(408, '', undefined, now)).toMatchObject({ status: 'retryable' });
     expect(requestOutcome(404, '', undefined, now)).toMatchObject({ status: 'rejected', scope: 'sink' });
-    expect(requestOutcome(400, '', undefined, now)).toMatchObject({ status: 'rejected', scope: 'batch' });
+    expect(requestOutcome(400, JSON.stringify({ error: { type: 'illegal_argument_exception', reason: 'x' } }), undefined, now)).toMatchObject({ status: 'rejected', scope: 'sink' });
   });
 });

@@ -1,0 +1,53 @@
+// Benchmark: audit files → ecs mapping → elasticsearch `_bulk` on loopback (a null receiver in its own process), 1 million events, with and without gzip.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { benchRunner, machine, runUntilDelivered, writeCadfLog } from './support.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const VARIANTS = ['gzip', 'no-gzip'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const variant = process.env.ES_BENCH_VARIANT as Variant | undefined;
+if (variant === undefined) {
+  // Each variant in its own process, so that its peak RSS is its own.
+  let failed = false;
+  for (const v of VARIANTS) {
+    const r = spawnSync(process.execPath, [import.meta.filename], { stdio: 'inherit', env: { ...process.env, ES_BENCH_VARIANT: v } });
+    failed ||= r.status !== 0;
+  }
+  process.exitCode = failed ? 1 : 0;
+} else {
+  await runVariant(variant);
+}
+
+async function runVariant(v: Variant): Promise<void> {
+  const server = spawn(process.execPath, [join(import.meta.dirname, 'es-null-server.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: server.stdout! })[Symbol.asyncIterator]();
+  const next = async () => String((await lines.next()).value);
+  const dir = mkdtempSync(join(tmpdir(), 'af-bench-es-'));
+  try {
+    const url = await next();
+    mkdirSync(join(dir, 'logs'));
+    const bytes = writeCadfLog(join(dir, 'logs/auth-idp-audit.log'), EVENTS);
+    const sink = `{ type: elasticsearch, url: "${url}", http: { gzip: ${v === 'gzip'}, concurrency: 8 } }`;
+    const started = process.hrtime.bigint();
+    const runner = await benchRunner(dir, '{ type: audit-files, paths: [logs/*-audit.log], pollInterval: 50ms }', { kind: 'live' }, { sink, maxInFlight: 8 });
+    const { secs } = await runUntilDelivered(runner, EVENTS, started);
+    server.stdin!.write('count\n');
+    const indexed = Number(await next());
+    if (indexed < EVENTS) throw new Error(`the receiver got ${indexed} of ${EVENTS} documents`);
+    const usage = process.resourceUsage();
+    const cpuSecs = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+    console.log(
+      `audit-files→ecs→elasticsearch (${v}): ${EVENTS} lines, ${(bytes / 1e6).toFixed(0)} MB in ${secs.toFixed(2)} s: ` +
+        `${Math.round(EVENTS / secs)} events/s, ${Math.round(EVENTS / cpuSecs)} events/CPU-s, ${(bytes / 1e6 / secs).toFixed(1)} MB/s, peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MB ` +
+        `(forwarder process; null _bulk receiver on loopback in another process; batches of 1000, 8 in flight; ${machine()})`,
+    );
+  } finally {
+    server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,46 @@
+// HTTP to the cluster on the shared client (src/net/http.ts): credentials, paths, the bulk request. The only file of the sink doing I/O.
+import { createAuthorization, createSecretHeaders } from '../../src/net/auth.ts';
+import { createHttpClient, type HttpClient, type HttpReply } from '../../src/net/http.ts';
+import type { TlsEvents } from '../../src/net/tls.ts';
+import type { ElasticsearchSinkConfig } from './config.ts';
+
+/** A bulk answer lists every item: room for a thousand items with their error reasons. */
+const MAX_BULK_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** What of each item the sink reads: the rest of a bulk answer (versions, shards, sequence numbers) is not sent. */
+const BULK_FILTER = 'errors,items.*.status,items.*.error.type,items.*.error.reason,items.*._index';
+
+export interface ElasticsearchTransport {
+  readonly client: HttpClient;
+  /**
+   * One `_bulk` request. Rejects as `HttpClient.request` does (no answer, TLS files, credentials, abort);
+   * any HTTP status is an answer.
+   */
+  bulk(body: Buffer, signal: AbortSignal): Promise<HttpReply>;
+  /** A small JSON request (`check`, `setup`). */
+  json(method: 'GET' | 'PUT' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<HttpReply>;
+  close(): Promise<void>;
+}
+
+export function createElasticsearchTransport(config: ElasticsearchSinkConfig, tlsEvents?: TlsEvents): ElasticsearchTransport {
+  const client = createHttpClient({
+    url: config.url,
+    tls: config.tls,
+    ...(tlsEvents !== undefined ? { tlsEvents } : {}),
+    connections: config.http.concurrency,
+    timeoutMs: config.http.timeout,
+    ...(config.auth !== undefined ? { authorization: createAuthorization(config.auth) } : {}),
+    headers: createSecretHeaders(config.http.headers, 'http.headers'),
+  });
+  const query = new URLSearchParams({ filter_path: BULK_FILTER });
+  if (config.pipeline !== undefined) query.set('pipeline', config.pipeline);
+  const bulkPath = `/_bulk?${query.toString()}`;
+  return {
+    client,
+    bulk: (body, signal) =>
+      client.request({ method: 'POST', path: bulkPath, body, contentType: 'application/x-ndjson', gzip: config.http.gzip, maxReplyBytes: MAX_BULK_REPLY_BYTES }, signal),
+    json: (method, path, body, signal) =>
+      client.request({ method, path, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }, signal),
+    close: () => client.close(),
+  };
+}
