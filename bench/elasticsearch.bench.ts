@@ -1,27 +1,15 @@
 // Benchmark: audit files → ecs mapping → elasticsearch `_bulk` on loopback (a null receiver in its own process), 1 million events, with and without gzip.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { benchRunner, machine, runUntilDelivered, writeCadfLog } from './support.ts';
+import { benchRunner, machine, runUntilDelivered, runVariants, writeCadfLog } from './support.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const VARIANTS = ['gzip', 'no-gzip'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-const variant = process.env.ES_BENCH_VARIANT as Variant | undefined;
-if (variant === undefined) {
-  // Each variant in its own process, so that its peak RSS is its own.
-  let failed = false;
-  for (const v of VARIANTS) {
-    const r = spawnSync(process.execPath, [import.meta.filename], { stdio: 'inherit', env: { ...process.env, ES_BENCH_VARIANT: v } });
-    failed ||= r.status !== 0;
-  }
-  process.exitCode = failed ? 1 : 0;
-} else {
-  await runVariant(variant);
-}
 
 async function runVariant(v: Variant): Promise<void> {
   const server = spawn(process.execPath, [join(import.meta.dirname, 'es-null-server.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -51,3 +39,5 @@ async function runVariant(v: Variant): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+await runVariants(import.meta.filename, 'ES_BENCH_VARIANT', VARIANTS, runVariant);

@@ -1,4 +1,5 @@
 // What every benchmark shares: one route from a source to the `discard` sink, prepared as `run` would.
+import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -73,4 +74,19 @@ export function machine(): string {
 export function writeCadfLog(file: string, events: number): number {
   for (let i = 0; i < events; i += 5_000) writeFileSync(file, cadfLines('bench', i, Math.min(5_000, events - i)), { flag: 'a' });
   return statSync(file).size;
+}
+
+/**
+ * A benchmark of several variants: without `envKey` in the environment, runs this same file once per variant in a
+ * child process (so that each peak RSS is its own) and sets the exit code; with it, runs that variant here.
+ */
+export async function runVariants<V extends string>(file: string, envKey: string, variants: readonly V[], run: (v: V) => Promise<void>): Promise<void> {
+  const chosen = process.env[envKey] as V | undefined;
+  if (chosen !== undefined) return run(chosen);
+  let failed = false;
+  for (const v of variants) {
+    const r = spawnSync(process.execPath, [file], { stdio: 'inherit', env: { ...process.env, [envKey]: v } });
+    failed ||= r.status !== 0;
+  }
+  process.exitCode = failed ? 1 : 0;
 }

@@ -10,6 +10,8 @@ import { createFileSink } from './file/sink.ts';
 import { ELASTICSEARCH_ROUTE_OPTIONS, elasticsearchSinkSchema, type ElasticsearchSinkConfig } from './elasticsearch/config.ts';
 import { createElasticsearchSink } from './elasticsearch/sink.ts';
 import { splunkHecSinkSchema, type SplunkHecSinkConfig } from './splunk-hec/config.ts';
+import { syslogSinkSchema, type SyslogSinkConfig } from './syslog/config.ts';
+import { createSyslogSink } from './syslog/sink.ts';
 import { createSplunkHecSink } from './splunk-hec/sink.ts';
 import { jsonlSourceSchema, type JsonlSourceConfig } from './jsonl/config.ts';
 import { createJsonlSource } from './jsonl/source.ts';
@@ -47,6 +49,7 @@ const elasticsearch: SinkConnector<ElasticsearchSinkConfig> = {
     }
   },
 };
+const syslog: SinkConnector<SyslogSinkConfig> = { type: 'syslog', schema: syslogSinkSchema as never, create: createSyslogSink };
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
 
 export const connectors: ConnectorRegistry = {
@@ -61,5 +64,6 @@ export const connectors: ConnectorRegistry = {
     [discard.type, discard as unknown as SinkConnector],
     [splunkHec.type, splunkHec as unknown as SinkConnector],
     [elasticsearch.type, elasticsearch as unknown as SinkConnector],
+    [syslog.type, syslog as unknown as SinkConnector],
   ]),
 };

@@ -61,14 +61,22 @@ export function truncationMarker(originalLength: number): string {
   return `…[truncated, ${originalLength} chars]`;
 }
 
+/** A value already cut by `truncate`: its text before the marker and the length of the whole value. */
+export const TRUNCATED = /…\[truncated, (\d+) chars\]$/;
+
+/** An extension value as written (`escapeExtension`) read back: `\\` `\=` `\n` `\r` undone. */
+export function unescapeExtension(s: string): string {
+  return s.indexOf('\\') === -1 ? s : s.replace(/\\([\\=nr])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+}
+
 /**
  * `s` cut to `limit` UTF-16 code units (how ArcSight, a Java program, counts characters), its end replaced
  * by the truncation marker, or by `…` alone when the limit is shorter than the marker. A surrogate pair is
- * never split.
+ * never split. `originalLength` is the length the marker reports, when `s` is already a cut of a longer value.
  */
-export function truncate(s: string, limit: number): string {
+export function truncate(s: string, limit: number, originalLength = s.length): string {
   if (s.length <= limit) return s;
-  let marker = truncationMarker(s.length);
+  let marker = truncationMarker(originalLength);
   if (marker.length >= limit) marker = '…';
   let cut = limit - marker.length;
   const after = s.charCodeAt(cut);

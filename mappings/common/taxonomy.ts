@@ -105,6 +105,29 @@ function band(score: number): Classification['severityBand'] {
   return score <= 3 ? 'low' : score <= 6 ? 'medium' : score <= 8 ? 'high' : 'critical';
 }
 
+/** The verb of an event: from its Connect type, or from the last word of its CADF action. */
+function verbOf(event: AuditEvent): Verb {
+  return event.origin.kind === 'cofide-connect' ? (eventTypeByName(event.type)?.change ?? 'other') : cadfVerb(event.action).verb;
+}
+
+/** A failed authorization decision is a denial too (CADF has no `denied` outcome), and ranks as one. */
+function isDenied(event: AuditEvent, verb: Verb): boolean {
+  return event.outcome === 'denied' || (verb === 'authorization' && event.outcome === 'failure');
+}
+
+function severityFor(event: AuditEvent, verb: Verb): number {
+  // An own-property lookup: a recorded severity such as `__proto__` must not reach Object.prototype.
+  const recorded = event.severity?.toLowerCase();
+  const cadfFloor = recorded !== undefined && Object.hasOwn(CADF_SEVERITY_FLOOR, recorded) ? CADF_SEVERITY_FLOOR[recorded]! : 0;
+  const bonus = isDenied(event, verb) ? OUTCOME_SEVERITY_BONUS.denied : OUTCOME_SEVERITY_BONUS[event.outcome];
+  return Math.min(10, Math.max(VERB_RULES[verb].baseSeverity + bonus, cadfFloor));
+}
+
+/** Pure: the 0–10 severity of `classify(event)` alone, without the rest (the engine gives it to sinks). */
+export function severityOf(event: AuditEvent): number {
+  return severityFor(event, verbOf(event));
+}
+
 /** Pure: the classification of one event. */
 export function classify(event: AuditEvent): Classification {
   let verb: Verb;
@@ -124,13 +147,8 @@ export function classify(event: AuditEvent): Classification {
   }
   const rules = VERB_RULES[verb];
   const family = familyOf(object);
-  // An own-property lookup: a recorded severity such as `__proto__` must not reach Object.prototype.
-  const recorded = event.severity?.toLowerCase();
-  const cadfFloor = recorded !== undefined && Object.hasOwn(CADF_SEVERITY_FLOOR, recorded) ? CADF_SEVERITY_FLOOR[recorded]! : 0;
-  // A failed authorization decision is a denial too (CADF has no `denied` outcome), and ranks as one.
-  const denied = event.outcome === 'denied' || (verb === 'authorization' && event.outcome === 'failure');
-  const bonus = denied ? OUTCOME_SEVERITY_BONUS.denied : OUTCOME_SEVERITY_BONUS[event.outcome];
-  const severity = Math.min(10, Math.max(rules.baseSeverity + bonus, cadfFloor));
+  const denied = isDenied(event, verb);
+  const severity = severityFor(event, verb);
 
   const ecsOutcome = event.outcome === 'success' ? 'success' : event.outcome === 'denied' || event.outcome === 'failure' ? 'failure' : 'unknown';
   const types: string[] = [rules.ecsType];

@@ -14,6 +14,11 @@ export interface SinkRecord {
   readonly eventTime: string;
   /** The event's type (Connect type name, CADF action). */
   readonly eventType: string;
+  /**
+   * The event's severity, 0–10, from the classification every mapping shares (mappings/common/taxonomy.ts):
+   * what a sink whose envelope has its own severity (a syslog PRI) derives it from.
+   */
+  readonly severity: number;
   /** What the mapping returned. */
   readonly value: unknown;
   /** One record: a JSON text or a text line, never containing a raw line break. */

@@ -11,6 +11,7 @@ import { createDeadLetterLog, type DeadLetterLog } from '../delivery/dead-letter
 import type { BackoffPolicy } from '../delivery/backoff.ts';
 import { deliverWithRetry, readWithRetry, SourceReadError } from '../delivery/retry.ts';
 import { encodeValue } from '../delivery/encode.ts';
+import { severityOf } from '../../mappings/common/taxonomy.ts';
 import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
@@ -202,7 +203,7 @@ export class Lane {
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
-    const record: SinkRecord = { eventId: event.id, eventTime: event.time, eventType: event.type, value: mapped.value, payload, bytes: Buffer.byteLength(payload) };
+    const record: SinkRecord = { eventId: event.id, eventTime: event.time, eventType: event.type, severity: severityOf(event), value: mapped.value, payload, bytes: Buffer.byteLength(payload) };
     return { record, event };
   }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { bulkOutcome, ITEM_TABLE, itemAction, parseBulkReply, requestOutcome } from '../../connectors/elasticsearch/classify.ts';
 import { bulkBody, documentId, targetOf } from '../../connectors/elasticsearch/encoder.ts';
 import { ecsMapping } from '../../mappings/ecs/index.ts';
+import { severityOf } from '../../mappings/common/taxonomy.ts';
 import { decodeLine } from '../../src/model/decode.ts';
 import { encodeValue } from '../../src/delivery/encode.ts';
 import type { SinkRecord } from '../../src/contracts/sink.ts';
@@ -16,7 +17,7 @@ function recordOf(line: string): SinkRecord {
   const m = ecsMapping.map(d.event, { observedTime: '2026-05-12T08:00:00.000000Z' });
   if (m.kind !== 'mapped') throw new Error('not mapped');
   const payload = encodeValue(ecsMapping, m.value);
-  return { eventId: d.event.id, eventTime: d.event.time, eventType: d.event.type, value: m.value, payload, bytes: Buffer.byteLength(payload) };
+  return { eventId: d.event.id, eventTime: d.event.time, eventType: d.event.type, severity: severityOf(d.event), value: m.value, payload, bytes: Buffer.byteLength(payload) };
 }
 
 describe('elasticsearch encoder', () => {

@@ -1,83 +1,37 @@
 // End to end: 100 000 Connect events through the CLI into the fake Elasticsearch during 429 storms, a restart and a SIGKILL: each event in the index exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanUp, committedLine, exited, jsonlRouteDir, newScene, startRun, until } from '../support/cli-child.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeElasticsearch, type FakeElasticsearch } from '../support/fake-elasticsearch.ts';
-import { connectEventJson, connectEventLines } from '../support/generate.ts';
+import { connectEventJson } from '../support/generate.ts';
 import { cli } from '../cli/cli-helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const NODE = join(ROOT, 'node_modules/.bin/node');
-const CLI = join(ROOT, 'src/cli/main.ts');
 const TOTAL = 100_000;
 const API_KEY = Buffer.from('superkey:superkey-secret').toString('base64');
 
-const dirs: string[] = [];
-const children = new Set<ChildProcess>();
+const scene = newScene();
 const fakes: FakeElasticsearch[] = [];
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  cleanUp(scene);
   for (const f of fakes) await f.close();
-  if (process.env.KEEP_TEMP === undefined) for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'af-es-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'input.jsonl'), connectEventLines(0, TOTAL));
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `sources:
-  export: { type: jsonl, paths: [input.jsonl], format: connect }
-sinks:
-  elastic:
-    type: elasticsearch
-    url: ${url}
-    auth: { apiKey: "\${ES_API_KEY}" }
-    namespace: e2e
-routes:
-  export-to-elastic:
-    from: export
-    to: [elastic]
-    batch: { maxEvents: 1000, maxBytes: 2MiB, maxAge: 50ms }
-    maxInFlight: 4
-    retry: { initialDelay: 20ms, maxDelay: 500ms }
-checkpoints: { directory: state/checkpoints }
-deadLetter: { directory: state/dead-letter }
-shutdownTimeout: 10s
-logging: { level: error }
-`,
-  );
-  return dir;
-}
+const setup = (url: string) =>
+  jsonlRouteDir(scene, 'af-es-', {
+    events: TOTAL,
+    sink: { name: 'elastic', yaml: `type: elasticsearch
+url: ${url}
+auth: { apiKey: "\${ES_API_KEY}" }
+namespace: e2e` },
+    route: 'export-to-elastic',
+    batch: '{ maxEvents: 1000, maxBytes: 2MiB, maxAge: 50ms }',
+    maxInFlight: 4,
+    maxRetryDelay: '500ms',
+  });
 
-function start(dir: string): ChildProcess & { stderrText: () => string } {
-  const child = spawn(NODE, [CLI, 'run', '-c', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ES_API_KEY: API_KEY } });
-  children.add(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return Object.assign(child, { stderrText: () => err });
-}
-
-const exited = (c: ChildProcess) =>
-  c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
-
-function committedLines(dir: string): number {
-  const file = join(dir, 'state/checkpoints/routes/export-to-elastic.checkpoint.json');
-  if (!existsSync(file)) return 0;
-  const cp = JSON.parse(readFileSync(file, 'utf8')) as { sinks: { elastic?: { position: { line: number } } } };
-  return cp.sinks.elastic?.position.line ?? 0;
-}
-
-async function waitFor(cond: () => boolean, ms = 120_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const start = (dir: string) => startRun(dir, { env: { ES_API_KEY: API_KEY }, track: scene.children });
+const committedLines = (dir: string) => committedLine(dir, 'export-to-elastic', 'elastic');
 
 describe('run: jsonl → elasticsearch (child process)', () => {
   it('429 storms (whole requests and items), a cluster restart and a SIGKILL: every event in the index exactly once; setup and check through the CLI', { timeout: 300_000 }, async () => {
@@ -97,18 +51,18 @@ describe('run: jsonl → elasticsearch (child process)', () => {
     const ids = Array.from({ length: TOTAL }, (_, i) => connectEventJson(i).id as string);
     const held = () => fake.documentIds('logs-cofide.audit-e2e').length;
     let child = start(dir);
-    await waitFor(() => held() >= 15_000);
+    await until(() => held() >= 15_000);
     fake.failNext(30, 429, undefined, { retryAfterSec: 0 });
-    await waitFor(() => held() >= 30_000);
+    await until(() => held() >= 30_000);
     fake.rejectItems(2_000, 429);
-    await waitFor(() => held() >= 45_000);
+    await until(() => held() >= 45_000);
     await fake.restart(300);
-    await waitFor(() => held() >= 60_000);
+    await until(() => held() >= 60_000);
     // A crash: batches in flight and delivered since the last checkpoint are sent again by the next run.
     child.kill('SIGKILL');
     await exited(child);
     child = start(dir);
-    await waitFor(() => held() >= 80_000);
+    await until(() => held() >= 80_000);
     fake.rejectItems(500, 503);
     expect(await exited(child), child.stderrText()).toBe(0);
 

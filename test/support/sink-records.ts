@@ -9,5 +9,5 @@ export function sinkRecord(eventId: string, payload: string, bytes = Buffer.byte
   } catch {
     // a text record
   }
-  return { eventId, eventTime: '2026-05-12T07:59:16.000000Z', eventType: 'trust_zone_creation', value, payload, bytes };
+  return { eventId, eventTime: '2026-05-12T07:59:16.000000Z', eventType: 'trust_zone_creation', severity: 3, value, payload, bytes };
 }
