@@ -1,9 +1,6 @@
 // The Connect API transport of the `connect` source: AuditService.ListEvents over gRPC or the Connect protocol, page by page.
 import { create, toJson } from '@bufbuild/protobuf';
 import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { createClient, type Client, type Transport } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import { resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
@@ -15,19 +12,12 @@ import { EventSchema, type EventType } from './gen/proto/audit/v1alpha1/audit_pb
 import { AuditService, FilterSchema, ListEventsRequestSchema, type Filter } from './gen/proto/connect/audit_service/v1alpha1/audit_service_pb.js';
 import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb.js';
 import { createAuthorization, CredentialValueError } from '../../src/net/auth.ts';
-import { createTlsMaterial, TlsFileError, type TlsState } from '../../src/net/tls.ts';
+import { createRpcChannel } from '../../src/net/rpc.ts';
+import { createTlsMaterial, TlsFileError } from '../../src/net/tls.ts';
 import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** One connection setup: rebuilt when the TLS files change, closed once its calls are over. */
-interface Generation {
-  readonly tls: number;
-  readonly client: Client<typeof AuditService>;
-  readonly session: Http2SessionManager;
-  active: number;
-  retired: boolean;
-}
 
 /** A canonical time as a protobuf Timestamp, to the microsecond. */
 export function timestampOf(time: string): Timestamp {
@@ -64,18 +54,6 @@ export function filterOf(query: WindowQuery): Filter {
   });
 }
 
-/**
- * `:authority` override: connect-node derives it from the URL, and web `Headers` cannot carry pseudo-headers,
- * so it is set on the HTTP/2 request itself.
- */
-function withAuthority(session: Http2SessionManager, authority: string) {
-  return {
-    authority: session.authority,
-    request: (method: string, path: string, headers: OutgoingHttpHeaders, options: Parameters<Http2SessionManager['request']>[3]) =>
-      session.request(method, path, { ...headers, ':authority': authority }, options),
-    notifyResponseByteRead: (stream: ClientHttp2Stream) => session.notifyResponseByteRead(stream),
-  };
-}
 
 function sourceError(message: string, disposition: 'retryable' | 'permanent', cause: unknown): ForwarderError {
   return new ForwarderError('FWD_SOURCE_IO', message, { stage: 'source', disposition, cause });
@@ -131,56 +109,28 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
     config.token === undefined
       ? undefined
       : createAuthorization({ type: 'scheme', scheme: 'Bearer', secret: config.token, what: 'the bearer token', keys: 'api.token / api.tokenFile' });
-  let generation: Generation | undefined;
+  const channel = createRpcChannel(AuditService, { baseUrl, tls, protocol: config.protocol === 'connect' ? 'connect' : 'grpc', authority });
   let closed = false;
 
-  function retire(g: Generation): void {
-    g.retired = true;
-    if (g.active === 0) g.session.abort();
-  }
-
-  function open(state: TlsState | undefined): Generation {
-    const session = new Http2SessionManager(url.origin, {}, state?.options ?? {});
-    const sessionManager = authority === undefined ? session : withAuthority(session, authority);
-    const options = { baseUrl, sessionManager };
-    const transport: Transport = config.protocol === 'connect' ? createConnectTransport({ ...options, httpVersion: '2' }) : createGrpcTransport(options);
-    return { tls: state?.generation ?? 0, client: createClient(AuditService, transport), session, active: 0, retired: false };
-  }
-
-  async function acquire(): Promise<Generation> {
-    let state: TlsState | undefined;
+  async function listPage(filter: Filter, pageToken: string, signal: AbortSignal) {
+    let lease;
     try {
-      state = await tls?.current();
+      lease = await channel.acquire();
     } catch (e) {
       if (!(e instanceof TlsFileError)) throw e;
       // Retryable: an SVID sidecar may not have written the files yet, or be half-way through a rotation.
       throw sourceError(`connect source: ${e.message}`, 'retryable', e);
     }
-    if (generation === undefined || generation.tls !== (state?.generation ?? 0)) {
-      if (generation !== undefined) retire(generation);
-      generation = open(state);
-    }
-    generation.active += 1;
-    return generation;
-  }
-
-  function release(g: Generation): void {
-    g.active -= 1;
-    if (g.retired && g.active === 0) g.session.abort();
-  }
-
-  async function listPage(filter: Filter, pageToken: string, signal: AbortSignal) {
-    const g = await acquire();
     try {
       const authorization = await bearer?.current();
       const request = create(ListEventsRequestSchema, { filter, pagination: create(PageRequestSchema, { pageSize: config.pageSize, pageToken }) });
-      return await g.client.listEvents(request, {
+      return await lease.client.listEvents(request, {
         signal,
         timeoutMs: config.deadline,
         ...(authorization !== undefined ? { headers: { authorization } } : {}),
       });
     } finally {
-      release(g);
+      lease.release();
     }
   }
 
@@ -216,10 +166,7 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
 
     close(): Promise<void> {
       closed = true;
-      if (generation !== undefined) {
-        generation.session.abort();
-        generation = undefined;
-      }
+      channel.close();
       return Promise.resolve();
     },
   };
