@@ -9,6 +9,8 @@ import { fileSinkSchema, type FileSinkConfig } from './file/config.ts';
 import { createFileSink } from './file/sink.ts';
 import { ELASTICSEARCH_ROUTE_OPTIONS, elasticsearchSinkSchema, type ElasticsearchSinkConfig } from './elasticsearch/config.ts';
 import { createElasticsearchSink } from './elasticsearch/sink.ts';
+import { otlpSinkSchema, type OtlpSinkConfig } from './otlp/config.ts';
+import { createOtlpSink } from './otlp/sink.ts';
 import { splunkHecSinkSchema, type SplunkHecSinkConfig } from './splunk-hec/config.ts';
 import { syslogSinkSchema, type SyslogSinkConfig } from './syslog/config.ts';
 import { createSyslogSink } from './syslog/sink.ts';
@@ -50,6 +52,7 @@ const elasticsearch: SinkConnector<ElasticsearchSinkConfig> = {
   },
 };
 const syslog: SinkConnector<SyslogSinkConfig> = { type: 'syslog', schema: syslogSinkSchema as never, create: createSyslogSink };
+const otlp: SinkConnector<OtlpSinkConfig> = { type: 'otlp', schema: otlpSinkSchema as never, create: createOtlpSink };
 const discard: SinkConnector<DiscardSinkConfig> = { type: 'discard', schema: discardSinkSchema, create: createDiscardSink };
 
 export const connectors: ConnectorRegistry = {
@@ -65,5 +68,6 @@ export const connectors: ConnectorRegistry = {
     [splunkHec.type, splunkHec as unknown as SinkConnector],
     [elasticsearch.type, elasticsearch as unknown as SinkConnector],
     [syslog.type, syslog as unknown as SinkConnector],
+    [otlp.type, otlp as unknown as SinkConnector],
   ]),
 };

@@ -12,6 +12,7 @@ import { ELASTICSEARCH_ROUTE_OPTIONS, type ElasticsearchSinkConfig } from './con
 import { bulkBody, type Target } from './encoder.ts';
 import { DEFAULT_DATA_STREAM_PATTERNS, DEFAULT_PRIORITY, ilmPolicy, indexTemplate, ismPolicy, type SearchFlavor } from './template.ts';
 import { createElasticsearchTransport, type ElasticsearchTransport } from './transport.ts';
+import { createSendTracker } from '../../src/delivery/sends.ts';
 
 const STRENGTH: DeliveryStrength = {
   level: 'acknowledged',
@@ -92,7 +93,7 @@ export function createElasticsearchSink(name: string, config: ElasticsearchSinkC
     keptPrevious: (e) => logger.warn({ sink: name, reason: e.message }, 'elasticsearch: TLS files changed but cannot be used yet; keeping the previous ones'),
   });
   const target = targetFor(config, context.route?.mappingOptions);
-  const sends = new Set<Promise<SendOutcome>>();
+  const sends = createSendTracker();
   let closing: Promise<void> | undefined;
 
   async function sendOnce(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome> {
@@ -221,17 +222,12 @@ export function createElasticsearchSink(name: string, config: ElasticsearchSinkC
     type: 'elasticsearch',
     name,
     strength: STRENGTH,
-    send(batch, signal) {
-      const p = sendOnce(batch, signal);
-      sends.add(p);
-      void p.finally(() => sends.delete(p));
-      return p;
-    },
+    send: (batch, signal) => sends.track(sendOnce(batch, signal)),
     check: (ctx) => check(ctx).catch((error: unknown) => ({ ok: false, detail: `check failed: ${(error as Error).message}` })),
     setup,
     close() {
       closing ??= (async () => {
-        await Promise.allSettled([...sends]);
+        await sends.settled();
         await transport.close();
       })();
       return closing;

@@ -1,6 +1,5 @@
 // HTTP to the cluster on the shared client (src/net/http.ts): credentials, paths, the bulk request. The only file of the sink doing I/O.
-import { createAuthorization, createSecretHeaders } from '../../src/net/auth.ts';
-import { createHttpClient, type HttpClient, type HttpReply } from '../../src/net/http.ts';
+import { httpClientOf, type HttpClient, type HttpReply } from '../../src/net/http.ts';
 import type { TlsEvents } from '../../src/net/tls.ts';
 import type { ElasticsearchSinkConfig } from './config.ts';
 
@@ -23,15 +22,7 @@ export interface ElasticsearchTransport {
 }
 
 export function createElasticsearchTransport(config: ElasticsearchSinkConfig, tlsEvents?: TlsEvents): ElasticsearchTransport {
-  const client = createHttpClient({
-    url: config.url,
-    tls: config.tls,
-    ...(tlsEvents !== undefined ? { tlsEvents } : {}),
-    connections: config.http.concurrency,
-    timeoutMs: config.http.timeout,
-    ...(config.auth !== undefined ? { authorization: createAuthorization(config.auth) } : {}),
-    headers: createSecretHeaders(config.http.headers, 'http.headers'),
-  });
+  const client = httpClientOf(config, tlsEvents);
   const query = new URLSearchParams({ filter_path: BULK_FILTER });
   if (config.pipeline !== undefined) query.set('pipeline', config.pipeline);
   const bulkPath = `/_bulk?${query.toString()}`;

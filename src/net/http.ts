@@ -1,6 +1,7 @@
 // An HTTP client for sinks on an undici pool: keep-alive, TLS always verified from files re-read on change, credentials that rotate, replies read up to a cap.
 import { Pool } from 'undici';
-import type { AuthorizationHeader, SecretHeaders } from './auth.ts';
+import { createAuthorization, createSecretHeaders, type AuthorizationHeader, type SecretHeaders } from './auth.ts';
+import type { HttpAuth, HttpOptions } from './config.ts';
 import { gzip } from './gzip.ts';
 import { createTlsMaterial, type TlsEvents, type TlsMaterial, type TlsSettings, type TlsState } from './tls.ts';
 
@@ -177,4 +178,25 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       return closed;
     },
   };
+}
+
+/** What a sink configured with the shared keys (config.ts: `url`, `tls`, `auth`, `http`) holds. */
+export interface HttpSinkSettings {
+  readonly url: string;
+  readonly tls: TlsSettings;
+  readonly auth?: HttpAuth | undefined;
+  readonly http: HttpOptions;
+}
+
+/** The HTTP client of such a sink: its pool size, timeout, credentials and extra headers from those keys. */
+export function httpClientOf(settings: HttpSinkSettings, tlsEvents?: TlsEvents): HttpClient {
+  return createHttpClient({
+    url: settings.url,
+    tls: settings.tls,
+    ...(tlsEvents !== undefined ? { tlsEvents } : {}),
+    connections: settings.http.concurrency,
+    timeoutMs: settings.http.timeout,
+    ...(settings.auth !== undefined ? { authorization: createAuthorization(settings.auth) } : {}),
+    headers: createSecretHeaders(settings.http.headers, 'http.headers'),
+  });
 }

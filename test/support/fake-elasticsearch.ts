@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { listenOn } from './listen.ts';
+import { listenOn, readBody } from './listen.ts';
 
 // ---- public types ----
 
@@ -1664,20 +1664,4 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
       await stop();
     },
   };
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let ended = false;
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!ended) reject(new Error('connection closed before the body ended'));
-    });
-  });
 }

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { listenOn } from './listen.ts';
+import { listenOn, readBody } from './listen.ts';
 
 export interface FakeHecToken {
   /** Indexer acknowledgement (`useACK`): requests need a channel and are answered with an `ackId` (§1.5). */
@@ -676,20 +676,4 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       await stop();
     },
   };
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let ended = false;
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!ended) reject(new Error('connection closed before the body ended'));
-    });
-  });
 }
