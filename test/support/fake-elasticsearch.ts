@@ -7,10 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { listenOn, readBody } from './listen.ts';
+import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 // ---- public types ----
 
@@ -1512,7 +1511,6 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
   const scheme = tlsOptions === undefined ? 'http' : 'https';
   const host = '127.0.0.1';
   let port = options.port ?? 0;
-  const sockets = new Set<Socket>();
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: Buffer;
@@ -1536,23 +1534,17 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
       const request = new Request(url, { method, headers, ...(bodiless ? {} : { body }) });
       if (bodiless && body.length > 0) getBodies.set(request, body);
       const response = (await getResponse(handlers as HttpHandler[], request))!;
-      res.statusCode = response.status;
-      const challenge = response.headers.get('www-authenticate');
-      response.headers.forEach((value, name) => {
-        if (name !== 'www-authenticate') res.setHeader(name, value);
+      await writeFetchResponse(res, response, method, (r, out) => {
+        const challenge = r.headers.get('www-authenticate');
+        r.headers.forEach((value, name) => {
+          if (name !== 'www-authenticate') out.setHeader(name, value);
+        });
+        // Fetch Headers join repeated values with ", "; Elasticsearch sends one WWW-Authenticate line per challenge.
+        if (challenge !== null) out.setHeader('www-authenticate', isEs ? ES_CHALLENGES : challenge);
       });
-      // Fetch Headers join repeated values with ", "; Elasticsearch sends one WWW-Authenticate line per challenge.
-      if (challenge !== null) res.setHeader('www-authenticate', isEs ? ES_CHALLENGES : challenge);
-      const out = Buffer.from(await response.arrayBuffer());
-      res.setHeader('content-length', out.length);
-      res.end(method === 'HEAD' ? undefined : out);
     } catch (e) {
       // A bug in the fake, not an Elasticsearch answer: plain text, so no client can mistake it for one.
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain');
-      }
-      res.end(`fake Elasticsearch failed: ${e instanceof Error ? e.stack : String(e)}`);
+      fakeFailed(res, 'fake Elasticsearch', e);
     }
   }
 
@@ -1570,12 +1562,7 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
           },
           listener,
         );
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  // A refused handshake (no or untrusted client certificate) is the client's failure, not the fake's.
-  server.on('tlsClientError', () => undefined);
+  const connections = trackConnections([server]);
 
   let closed = false;
 
@@ -1585,11 +1572,7 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
     port = await listenOn(server, port, host);
   }
 
-  async function stop(): Promise<void> {
-    const done = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    for (const s of sockets) s.destroy();
-    await done;
-  }
+  const stop = (): Promise<void> => connections.stop();
 
   await start();
 

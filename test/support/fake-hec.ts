@@ -5,10 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { listenOn, readBody } from './listen.ts';
+import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 export interface FakeHecToken {
   /** Indexer acknowledgement (`useACK`): requests need a channel and are answered with an `ackId` (§1.5). */
@@ -530,7 +529,6 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
   const scheme = tlsOptions === undefined ? 'http' : 'https';
   const host = '127.0.0.1';
   let port = options.port ?? 0;
-  const sockets = new Set<Socket>();
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrival = generation;
@@ -554,18 +552,10 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       const request = new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
       arrivedIn.set(request, arrival);
       const response = (await getResponse(handlers as HttpHandler[], request)) ?? record(request, url, body.length, NOT_FOUND, undefined);
-      res.statusCode = response.status;
-      response.headers.forEach((value, name) => res.setHeader(name, value));
-      const out = Buffer.from(await response.arrayBuffer());
-      res.setHeader('content-length', out.length);
-      res.end(method === 'HEAD' ? undefined : out);
+      await writeFetchResponse(res, response, method);
     } catch (e) {
       // A bug in the fake, not a Splunk answer: no HEC code, so no client can mistake it for code 8.
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain');
-      }
-      res.end(`fake HEC failed: ${e instanceof Error ? e.stack : String(e)}`);
+      fakeFailed(res, 'fake HEC', e);
     }
   }
 
@@ -583,12 +573,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
           },
           listener,
         );
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  // A refused handshake (no or untrusted client certificate) is the client's failure, not the fake's.
-  server.on('tlsClientError', () => undefined);
+  const connections = trackConnections([server]);
 
   let closed = false;
 
@@ -598,11 +583,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     port = await listenOn(server, port, host);
   }
 
-  async function stop(): Promise<void> {
-    const done = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    for (const s of sockets) s.destroy();
-    await done;
-  }
+  const stop = (): Promise<void> => connections.stop();
 
   function forget(): void {
     generation++;

@@ -52,7 +52,6 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
@@ -76,7 +75,7 @@ import {
 } from '../../connectors/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 import type { AnyValue, KeyValue } from '../../connectors/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import type { LogRecord } from '../../connectors/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
-import { listenOn, readBody } from './listen.ts';
+import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 export interface FakeOtlpOptions {
   /**
@@ -696,18 +695,9 @@ export async function startFakeOtlp(options: FakeOtlpOptions = {}): Promise<Fake
       const request = new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
       arrivedIn.set(request, arrival);
       const response = (await getResponse(handlers as HttpHandler[], request)) ?? notFound(request);
-      res.statusCode = response.status;
-      response.headers.forEach((value, name) => res.setHeader(name, value));
-      const out = Buffer.from(await response.arrayBuffer());
-      res.setHeader('content-length', out.length);
-      res.end(method === 'HEAD' ? undefined : out);
+      await writeFetchResponse(res, response, method);
     } catch (e) {
-      // A bug in the fake, not an OTLP answer.
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain');
-      }
-      res.end(`fake OTLP failed: ${e instanceof Error ? e.stack : String(e)}`);
+      fakeFailed(res, 'fake OTLP', e);
     }
   }
 
@@ -716,15 +706,7 @@ export async function startFakeOtlp(options: FakeOtlpOptions = {}): Promise<Fake
   const grpcServer =
     tlsServerOptions === undefined ? http2.createServer(grpcHandler) : http2.createSecureServer({ ...tlsServerOptions, allowHTTP1: false }, grpcHandler);
 
-  const sockets = new Set<Socket>();
-  for (const server of [httpServer, grpcServer]) {
-    server.on('connection', (s: Socket) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    // A refused handshake (no or untrusted client certificate) is the client's failure, not the fake's.
-    server.on('tlsClientError', () => undefined);
-  }
+  const connections = trackConnections([httpServer, grpcServer]);
   grpcServer.on('sessionError', () => undefined);
 
   let httpPort = 0;
@@ -737,13 +719,7 @@ export async function startFakeOtlp(options: FakeOtlpOptions = {}): Promise<Fake
     if (!grpcServer.listening) grpcPort = await listenOn(grpcServer, grpcPort, host);
   }
 
-  async function stop(): Promise<void> {
-    const closing = [httpServer, grpcServer].map(
-      (server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
-    );
-    for (const s of sockets) s.destroy();
-    await Promise.all(closing);
-  }
+  const stop = (): Promise<void> => connections.stop();
 
   await start();
 

@@ -1,6 +1,6 @@
 // Test servers: start one listening and tell its port (a free one when asked for port 0); read a request's body.
-import type { IncomingMessage } from 'node:http';
-import type { Server } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server, Server as NetServer, Socket } from 'node:net';
 
 export async function listenOn(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -28,4 +28,52 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
       if (!ended) reject(new Error('connection closed before the body ended'));
     });
   });
+}
+
+/**
+ * Writes a Fetch `Response` (what msw handlers answer) to a node response: status, headers (`copyHeaders` may
+ * replace how they are copied), body with its length; no body for HEAD.
+ */
+export async function writeFetchResponse(
+  res: ServerResponse,
+  response: Response,
+  method: string,
+  copyHeaders: (response: Response, res: ServerResponse) => void = (r, out) => r.headers.forEach((value, name) => out.setHeader(name, value)),
+): Promise<void> {
+  res.statusCode = response.status;
+  copyHeaders(response, res);
+  const out = Buffer.from(await response.arrayBuffer());
+  res.setHeader('content-length', out.length);
+  res.end(method === 'HEAD' ? undefined : out);
+}
+
+/** The answer to a bug in a fake: a plain-text 500 that no client can mistake for the vendor's own answer. */
+export function fakeFailed(res: ServerResponse, fake: string, error: unknown): void {
+  if (!res.headersSent) {
+    res.statusCode = 500;
+    res.setHeader('content-type', 'text/plain');
+  }
+  res.end(`${fake} failed: ${error instanceof Error ? error.stack : String(error)}`);
+}
+
+/**
+ * Tracks the connections of a fake's servers so that `stop()` can close them all (a restart the clients see), and
+ * ignores refused TLS handshakes (a missing or untrusted client certificate is the client's failure, not the fake's).
+ */
+export function trackConnections(servers: readonly NetServer[]): { stop(): Promise<void> } {
+  const sockets = new Set<Socket>();
+  for (const server of servers) {
+    server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    server.on('tlsClientError', () => undefined);
+  }
+  return {
+    async stop() {
+      const closing = servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
+      for (const s of sockets) s.destroy();
+      await Promise.all(closing);
+    },
+  };
 }
