@@ -4,12 +4,10 @@
 // threads and REST test suites where the spec is silent (the report that came with this file lists them). Never from a client.
 // Where the real answer could not be confirmed the fake says UNCONFIRMED and picks what is harder on a client.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
+import { fakeFailed, fetchHeadersOf, httpOrHttpsServer, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 // ---- public types ----
 
@@ -1521,14 +1519,7 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
     }
     try {
       const url = new URL(req.url ?? '/', `${scheme}://${host}:${port}`);
-      const headers = new Headers();
-      for (let k = 0; k + 1 < req.rawHeaders.length; k += 2) {
-        try {
-          headers.append(req.rawHeaders[k]!, req.rawHeaders[k + 1]!);
-        } catch {
-          // a header Fetch refuses: Elasticsearch would not act on it either
-        }
-      }
+      const headers = fetchHeadersOf(req);
       const method = req.method ?? 'GET';
       const bodiless = method === 'GET' || method === 'HEAD';
       const request = new Request(url, { method, headers, ...(bodiless ? {} : { body }) });
@@ -1549,19 +1540,7 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => void serve(req, res);
-  const server: Server =
-    tlsOptions === undefined
-      ? createHttpServer(listener)
-      : createHttpsServer(
-          {
-            cert: readFileSync(tlsOptions.certFile),
-            key: readFileSync(tlsOptions.keyFile),
-            ...(tlsOptions.caFile === undefined ? {} : { ca: readFileSync(tlsOptions.caFile) }),
-            requestCert: tlsOptions.requestCert === true,
-            rejectUnauthorized: tlsOptions.requestCert === true,
-          },
-          listener,
-        );
+  const server: Server = httpOrHttpsServer(listener, tlsOptions);
   const connections = trackConnections([server]);
 
   let closed = false;

@@ -2,12 +2,10 @@
 //
 // Written from /work/shared/spec/siem-formats.md §1 and §5 (pitfalls 1–7), not from any client. Where the spec says
 // UNCONFIRMED, the fake picks what is harder on a client, and says so where it does.
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { getResponse, http, HttpResponse, type HttpHandler } from 'msw';
-import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
+import { fakeFailed, fetchHeadersOf, httpOrHttpsServer, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 export interface FakeHecToken {
   /** Indexer acknowledgement (`useACK`): requests need a channel and are answered with an `ackId` (§1.5). */
@@ -540,14 +538,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     }
     try {
       const url = new URL(req.url ?? '/', `${scheme}://${host}:${port}`);
-      const headers = new Headers();
-      for (let k = 0; k + 1 < req.rawHeaders.length; k += 2) {
-        try {
-          headers.append(req.rawHeaders[k]!, req.rawHeaders[k + 1]!);
-        } catch {
-          // a header Fetch refuses: Splunk would not act on it either
-        }
-      }
+      const headers = fetchHeadersOf(req);
       const method = req.method ?? 'GET';
       const request = new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
       arrivedIn.set(request, arrival);
@@ -560,19 +551,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => void serve(req, res);
-  const server: Server =
-    tlsOptions === undefined
-      ? createHttpServer(listener)
-      : createHttpsServer(
-          {
-            cert: readFileSync(tlsOptions.certFile),
-            key: readFileSync(tlsOptions.keyFile),
-            ...(tlsOptions.caFile === undefined ? {} : { ca: readFileSync(tlsOptions.caFile) }),
-            requestCert: tlsOptions.requestCert === true,
-            rejectUnauthorized: tlsOptions.requestCert === true,
-          },
-          listener,
-        );
+  const server: Server = httpOrHttpsServer(listener, tlsOptions);
   const connections = trackConnections([server]);
 
   let closed = false;

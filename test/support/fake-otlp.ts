@@ -75,7 +75,7 @@ import {
 } from '../../connectors/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 import type { AnyValue, KeyValue } from '../../connectors/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import type { LogRecord } from '../../connectors/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
-import { fakeFailed, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
+import { fakeFailed, fetchHeadersOf, listenOn, readBody, trackConnections, writeFetchResponse } from './listen.ts';
 
 export interface FakeOtlpOptions {
   /**
@@ -683,14 +683,7 @@ export async function startFakeOtlp(options: FakeOtlpOptions = {}): Promise<Fake
     }
     try {
       const url = new URL(req.url ?? '/', `${scheme}://${host}:${httpPort}`);
-      const headers = new Headers();
-      for (let k = 0; k + 1 < req.rawHeaders.length; k += 2) {
-        try {
-          headers.append(req.rawHeaders[k]!, req.rawHeaders[k + 1]!);
-        } catch {
-          // a header Fetch refuses: no collector acts on it either
-        }
-      }
+      const headers = fetchHeadersOf(req);
       const method = req.method ?? 'GET';
       const request = new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
       arrivedIn.set(request, arrival);

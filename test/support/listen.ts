@@ -1,5 +1,7 @@
 // Test servers: start one listening and tell its port (a free one when asked for port 0); read a request's body.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Server, Server as NetServer, Socket } from 'node:net';
 
 export async function listenOn(server: Server, port: number, host: string): Promise<number> {
@@ -76,4 +78,40 @@ export function trackConnections(servers: readonly NetServer[]): { stop(): Promi
       await Promise.all(closing);
     },
   };
+}
+
+/** A node request's headers as Fetch `Headers`; a header Fetch refuses is dropped (the vendor would not act on it either). */
+export function fetchHeadersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (let k = 0; k + 1 < req.rawHeaders.length; k += 2) {
+    try {
+      headers.append(req.rawHeaders[k]!, req.rawHeaders[k + 1]!);
+    } catch {
+      // refused by Fetch
+    }
+  }
+  return headers;
+}
+
+/** TLS files of a fake's HTTPS server; `requestCert` requires a client certificate chaining to `caFile`. */
+export interface FakeServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string | undefined;
+  readonly requestCert?: boolean | undefined;
+}
+
+/** An HTTP server, or an HTTPS one with `tls`. */
+export function httpOrHttpsServer(listener: (req: IncomingMessage, res: ServerResponse) => void, tls: FakeServerTls | undefined): HttpServer {
+  if (tls === undefined) return createHttpServer(listener);
+  return createHttpsServer(
+    {
+      cert: readFileSync(tls.certFile),
+      key: readFileSync(tls.keyFile),
+      ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }),
+      requestCert: tls.requestCert === true,
+      rejectUnauthorized: tls.requestCert === true,
+    },
+    listener,
+  );
 }
