@@ -3,10 +3,8 @@ import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckContext, CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import { CredentialValueError } from '../../src/net/auth.ts';
-import { explainNetworkError } from '../../src/net/errors.ts';
-import type { HttpReply } from '../../src/net/http.ts';
+import { unansweredOutcome, type HttpReply } from '../../src/net/http.ts';
 import { describeProbeFailure } from '../../src/net/probe.ts';
-import { TlsFileError } from '../../src/net/tls.ts';
 import { bulkOutcome, errorOf, requestOutcome } from './classify.ts';
 import { ELASTICSEARCH_ROUTE_OPTIONS, type ElasticsearchSinkConfig } from './config.ts';
 import { bulkBody, type Target } from './encoder.ts';
@@ -101,11 +99,8 @@ export function createElasticsearchSink(name: string, config: ElasticsearchSinkC
     try {
       reply = await transport.bulk(bulkBody(batch.records, target), signal);
     } catch (error) {
-      if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
-      if (error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: error.message };
-      if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}` };
       // The cluster may have indexed the request before the connection failed: the resend answers 409 for those.
-      return { status: 'retryable', reason: `no answer from Elasticsearch (${explainNetworkError(error)}); the batch is sent again` };
+      return unansweredOutcome(error, signal, 'Elasticsearch');
     }
     const now = Date.now();
     if (reply.status !== 200) return requestOutcome(reply.status, reply.text(), reply.retryAfter, now);

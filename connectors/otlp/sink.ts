@@ -2,9 +2,8 @@
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
-import { CredentialValueError } from '../../src/net/auth.ts';
+import { unansweredOutcome } from '../../src/net/http.ts';
 import type { TlsEvents } from '../../src/net/tls.ts';
-import { TlsFileError } from '../../src/net/tls.ts';
 import { successOutcome } from './classify.ts';
 import type { OtlpSinkConfig } from './config.ts';
 import { createOtlpEncoder, kubernetesAttributes } from './encoder.ts';
@@ -33,7 +32,7 @@ export function createOtlpSink(name: string, config: OtlpSinkConfig, context: Co
   let warnedPartial = false;
   let closing: Promise<void> | undefined;
 
-  function outcomeOf(answer: ExportAnswer): SendOutcome {
+  function outcomeOf(answer: ExportAnswer, signal: AbortSignal): SendOutcome {
     switch (answer.kind) {
       case 'success': {
         const partial = answer.response.partialSuccess;
@@ -47,9 +46,8 @@ export function createOtlpSink(name: string, config: OtlpSinkConfig, context: Co
       case 'failure':
         return answer.outcome;
       case 'no-answer':
-        if (answer.error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: answer.error.message };
-        if (answer.error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${answer.error.message}` };
-        return { status: 'retryable', reason: `no answer from the OTLP receiver at ${transport.where} (${answer.reason}); the batch is sent again` };
+        // OTLP accepts the duplicates a resend after a lost answer can make; records carry log.record.uid.
+        return unansweredOutcome(answer.error, signal, `the OTLP receiver at ${transport.where}`);
       case 'not-otlp':
         return { status: 'rejected', scope: 'sink', reason: `${transport.where}: ${answer.reason}` };
     }
@@ -63,17 +61,16 @@ export function createOtlpSink(name: string, config: OtlpSinkConfig, context: Co
       // A record OpenTelemetry's serializer cannot write: the engine splits the batch to dead-letter it alone.
       return { status: 'rejected', scope: 'batch', reason: `OpenTelemetry's serializer refused the batch: ${(error as Error).message}` };
     }
-    const answer = await transport.export(body, signal);
-    if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
-    return outcomeOf(answer);
+    return outcomeOf(await transport.export(body, signal), signal);
   }
 
   async function check(): Promise<CheckResult> {
     // An empty export request: receivers answer success without storing anything (spec: "empty requests SHOULD get success").
-    const answer = await transport.export(encoder.empty(), AbortSignal.timeout(config.http.timeout));
+    const signal = AbortSignal.timeout(config.http.timeout);
+    const answer = await transport.export(encoder.empty(), signal);
     const protocol = `${config.protocol} to ${transport.where}`;
     if (answer.kind === 'success') return { ok: true, detail: `${protocol}: an empty export request was accepted (reachable, credentials valid); delivered means ${STRENGTH.level}` };
-    const outcome = outcomeOf(answer);
+    const outcome = outcomeOf(answer, signal);
     const reason = outcome.status === 'delivered' ? 'accepted' : 'reason' in outcome ? outcome.reason : outcome.status;
     return { ok: false, detail: `${protocol}: ${await mismatchHint(config, answer, reason)}` };
   }

@@ -4,7 +4,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { ConnectError } from '@connectrpc/connect';
 import { resolve } from 'node:path';
 import { createAuthorization, createSecretHeaders } from '../../src/net/auth.ts';
-import { explainNetworkError, findNetworkError } from '../../src/net/errors.ts';
+import { findNetworkError } from '../../src/net/errors.ts';
 import { createRpcChannel } from '../../src/net/rpc.ts';
 import { createTlsMaterial, type TlsEvents } from '../../src/net/tls.ts';
 import { grpcFailure } from './classify.ts';
@@ -60,7 +60,7 @@ export function createOtlpGrpcTransport(config: OtlpSinkConfig, tlsEvents?: TlsE
       try {
         lease = await channel.acquire();
       } catch (error) {
-        return { kind: 'no-answer', error, reason: (error as Error).message };
+        return { kind: 'no-answer', error };
       }
       try {
         // OpenTelemetry's protobuf bytes, read into the generated message that connect-rpc sends as it is.
@@ -73,12 +73,12 @@ export function createOtlpGrpcTransport(config: OtlpSinkConfig, tlsEvents?: TlsE
       } catch (error) {
         if (error instanceof ConnectError) {
           // A failure below gRPC (refused, reset, TLS) reaches us as UNAVAILABLE/INTERNAL with the socket error as its cause.
-          if (findNetworkError(error) !== undefined) return { kind: 'no-answer', error, reason: explainNetworkError(error) };
+          if (findNetworkError(error) !== undefined) return { kind: 'no-answer', error };
           const retryInfo = error.details.find((d) => 'type' in d && d.type === RETRY_INFO);
           const delay = retryInfo !== undefined && 'value' in retryInfo && retryInfo.value instanceof Uint8Array ? retryDelayMs(retryInfo.value) : undefined;
           return { kind: 'failure', outcome: grpcFailure(error.code, error.rawMessage, delay), status: error.code };
         }
-        return { kind: 'no-answer', error, reason: explainNetworkError(error) };
+        return { kind: 'no-answer', error };
       } finally {
         lease.release();
       }

@@ -1,6 +1,5 @@
 // OTLP/HTTP: `POST <url><path>` with a protobuf or JSON `ExportLogsServiceRequest`, on the shared HTTP client (src/net).
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { explainNetworkError } from '../../src/net/errors.ts';
 import { httpClientOf, type HttpClient, type HttpReply } from '../../src/net/http.ts';
 import type { TlsEvents } from '../../src/net/tls.ts';
 import { httpFailure } from './classify.ts';
@@ -58,7 +57,7 @@ export function createOtlpHttpTransport(config: OtlpSinkConfig, decode: (body: U
           signal,
         );
       } catch (error) {
-        return { kind: 'no-answer', error, reason: explainNetworkError(error) };
+        return { kind: 'no-answer', error };
       }
       if (reply.status < 200 || reply.status > 299) return { kind: 'failure', outcome: httpFailure(reply.status, reply.retryAfter, detailOf(reply), Date.now()), status: reply.status };
       if (reply.truncated) return { kind: 'not-otlp', reason: `a ${reply.status} answer longer than ${MAX_REPLY_BYTES} bytes is not an OTLP answer` };

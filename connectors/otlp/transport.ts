@@ -11,8 +11,8 @@ export type ExportAnswer =
   | { readonly kind: 'success'; readonly response: { readonly partialSuccess?: PartialSuccess } }
   /** The receiver answered with a failure: its meaning (classify.ts). `status` is the HTTP status or gRPC code. */
   | { readonly kind: 'failure'; readonly outcome: SendOutcome; readonly status: number }
-  /** No answer (connection refused or reset, TLS, timeout): sent again. */
-  | { readonly kind: 'no-answer'; readonly error: unknown; readonly reason: string }
+  /** No answer (connection refused or reset, TLS, timeout, credentials that cannot be sent): `unansweredOutcome`. */
+  | { readonly kind: 'no-answer'; readonly error: unknown }
   /** An answer that is not OTLP (a proxy page, another service). */
   | { readonly kind: 'not-otlp'; readonly reason: string };
 

@@ -3,9 +3,8 @@ import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckContext, CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import { CredentialValueError } from '../../src/net/auth.ts';
-import { explainNetworkError } from '../../src/net/errors.ts';
+import { unansweredOutcome } from '../../src/net/http.ts';
 import { describeProbeFailure } from '../../src/net/probe.ts';
-import { TlsFileError } from '../../src/net/tls.ts';
 import { createAckTracker, type AckResult } from './acks.ts';
 import { actionOf, describeReply, isTokenRefusal, parseHecReply, refusedOutcome, type HecReply } from './classify.ts';
 import type { SplunkHecSinkConfig } from './config.ts';
@@ -63,13 +62,9 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
         reply = parseHecReply(res.status, res.body, res.retryAfter);
       } catch (error) {
         ticket.unanswered();
-        if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
-        if (error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: error.message };
-        // Nothing was sent; the files are read again before the next attempt.
-        if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}` };
         // HEC may have taken the request before the connection failed: sending again may duplicate. A TLS
         // failure is retried too: a certificate fixed on the Splunk side is then picked up without a restart.
-        return { status: 'retryable', reason: `no answer from HEC (${explainNetworkError(error)}); the batch is sent again` };
+        return unansweredOutcome(error, signal, 'HEC');
       }
       if (actionOf(reply) !== 'accepted') {
         ticket.answered();

@@ -1,9 +1,11 @@
 // An HTTP client for sinks on an undici pool: keep-alive, TLS always verified from files re-read on change, credentials that rotate, replies read up to a cap.
 import { Pool } from 'undici';
-import { createAuthorization, createSecretHeaders, type AuthorizationHeader, type SecretHeaders } from './auth.ts';
+import type { SendOutcome } from '../contracts/outcome.ts';
+import { createAuthorization, CredentialValueError, createSecretHeaders, type AuthorizationHeader, type SecretHeaders } from './auth.ts';
+import { explainNetworkError } from './errors.ts';
 import type { HttpAuth, HttpOptions } from './config.ts';
 import { gzip } from './gzip.ts';
-import { createTlsMaterial, type TlsEvents, type TlsMaterial, type TlsSettings, type TlsState } from './tls.ts';
+import { createTlsMaterial, TlsFileError, type TlsEvents, type TlsMaterial, type TlsSettings, type TlsState } from './tls.ts';
 
 /** Default cap of a reply's body: an API's short JSON answer; a proxy's error page beyond it is not kept. */
 export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024;
@@ -199,4 +201,18 @@ export function httpClientOf(settings: HttpSinkSettings, tlsEvents?: TlsEvents):
     ...(settings.auth !== undefined ? { authorization: createAuthorization(settings.auth) } : {}),
     headers: createSecretHeaders(settings.http.headers, 'http.headers'),
   });
+}
+
+/**
+ * The outcome of a send that got no answer (the request threw), for every sink on this layer: aborted → retryable;
+ * a credential that cannot be sent (a control character in it) → the route stops; TLS files that cannot be used →
+ * retryable, nothing was sent (they are read again before the next attempt); any other failure → retryable with the
+ * network table's words and fix. The destination may have taken a request whose answer was lost: the resend can
+ * duplicate, which each sink's docs say how it handles.
+ */
+export function unansweredOutcome(error: unknown, signal: AbortSignal, destination: string): SendOutcome {
+  if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
+  if (error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: error.message };
+  if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}` };
+  return { status: 'retryable', reason: `no answer from ${destination} (${explainNetworkError(error)}); the batch is sent again` };
 }
