@@ -13,16 +13,21 @@
  * (credentials); anything else stops the route with the receiver's words (nothing is dropped, nothing loops).
  */
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
-import { statusOutcome } from '../../src/net/status.ts';
+import { actionOutcome, statusOutcome, type StatusAction, type StatusRule } from '../../src/net/status.ts';
 
-export type OtlpAction = 'retry' | 'split' | 'credentials' | 'route';
+type OtlpAction = Exclude<StatusAction, 'accepted'>;
 
-/** OTLP/HTTP statuses whose meaning differs from the shared table (src/net/status.ts). */
-export const OTLP_HTTP_TABLE: ReadonlyMap<number, { readonly action: OtlpAction; readonly meaning: string }> = new Map([
-  [400, { action: 'split', meaning: 'the receiver refuses the data (a bad record: the batch is split to find it)' }],
-  [408, { action: 'route', meaning: 'OTLP does not retry this status' }],
-  [500, { action: 'route', meaning: 'the receiver failed; OTLP does not retry this status' }],
-]);
+/**
+ * OTLP/HTTP's own rows, before the shared status table (src/net/status.ts), which already retries 429, 502, 503 and
+ * 504, splits 413 and stops on 401/403 and other 4xx: bad data splits, and the statuses the shared table would
+ * retry but OTLP says not to (408, 500, 505–599) stop the route.
+ */
+export const OTLP_HTTP_RULES: readonly StatusRule[] = [
+  { status: 400, action: 'split', meaning: 'the receiver refuses the data (a bad record: the batch is split to find it)' },
+  { status: 408, action: 'route', meaning: 'OTLP does not retry this status' },
+  { status: 500, action: 'route', meaning: 'the receiver failed; OTLP does not retry this status' },
+  { status: [505, 599], action: 'route', meaning: 'the receiver failed; OTLP does not retry this status' },
+];
 
 /** gRPC status codes (numbers as on the wire, names as in the gRPC spec) and what they mean for OTLP. */
 export const OTLP_GRPC_TABLE: ReadonlyMap<number, { readonly name: string; readonly action: OtlpAction | 'retry-if-retryinfo' }> = new Map([
@@ -44,25 +49,11 @@ export const OTLP_GRPC_TABLE: ReadonlyMap<number, { readonly name: string; reado
   [16, { name: 'UNAUTHENTICATED', action: 'credentials' }],
 ]);
 
-function outcomeOf(action: OtlpAction, reason: string, retryAfterMs?: number): SendOutcome {
-  switch (action) {
-    case 'retry':
-      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
-    case 'split':
-      return { status: 'rejected', scope: 'batch', reason };
-    case 'credentials':
-    case 'route':
-      return { status: 'rejected', scope: 'sink', reason };
-  }
-}
-
 const CREDENTIALS_HINT = 'check `auth` and `http.headers`';
 
 /** A non-2xx OTLP/HTTP answer. `detail` is what its `google.rpc.Status` (or body) said. */
 export function httpFailure(status: number, retryAfter: string | undefined, detail: string, nowMs: number): SendOutcome {
-  const own = OTLP_HTTP_TABLE.get(status);
-  if (own === undefined) return statusOutcome({ status, retryAfter }, nowMs, { what: 'OTLP receiver: HTTP', detail, keys: { auth: 'auth` / `http.headers' } });
-  return outcomeOf(own.action, `OTLP receiver: HTTP ${status} (${own.meaning})${detail === '' ? '' : `: ${detail}`}`);
+  return statusOutcome({ status, retryAfter }, nowMs, { what: 'OTLP receiver: HTTP', detail, rules: OTLP_HTTP_RULES, keys: { auth: 'auth` / `http.headers' } });
 }
 
 /** A gRPC failure: its code, message, and the RetryInfo delay when the server sent one. */
@@ -71,10 +62,10 @@ export function grpcFailure(code: number, message: string, retryInfoMs: number |
   const reason = `OTLP receiver: gRPC ${row.name}${message === '' ? '' : `: ${message}`}`;
   if (row.action === 'retry-if-retryinfo') {
     // Without RetryInfo the server says it cannot take this data at all (a request too large, a quota).
-    return retryInfoMs === undefined ? outcomeOf('split', `${reason} (no RetryInfo: not retried, the batch is split)`) : outcomeOf('retry', reason, retryInfoMs);
+    return retryInfoMs === undefined ? actionOutcome('split', `${reason} (no RetryInfo: not retried, the batch is split)`) : actionOutcome('retry', reason, retryInfoMs);
   }
-  if (row.action === 'credentials') return outcomeOf('credentials', `${reason}: ${CREDENTIALS_HINT}`);
-  return outcomeOf(row.action, reason, row.action === 'retry' ? retryInfoMs : undefined);
+  if (row.action === 'credentials') return actionOutcome('credentials', `${reason}: ${CREDENTIALS_HINT}`);
+  return actionOutcome(row.action, reason, row.action === 'retry' ? retryInfoMs : undefined);
 }
 
 /** A success answer: delivered, or every record dead-lettered when the receiver refused some without saying which. */

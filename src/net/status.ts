@@ -55,9 +55,25 @@ export const HTTP_STATUS_TABLE: readonly StatusRule[] = [
 const matches = (rule: StatusRule, status: number): boolean =>
   typeof rule.status === 'number' ? rule.status === status : status >= rule.status[0] && status <= rule.status[1];
 
-/** The row for a status; a status outside every range (not HTTP) is a `route` one. */
-export function statusRule(status: number): StatusRule {
-  return HTTP_STATUS_TABLE.find((r) => matches(r, status)) ?? { status, action: 'route', meaning: 'not an HTTP status' };
+/**
+ * The row for a status: the first of `rules` (a protocol's own table, OTLP's) that matches, else of the default
+ * table; a status outside every range (not HTTP) is a `route` one.
+ */
+export function statusRule(status: number, rules: readonly StatusRule[] = []): StatusRule {
+  return rules.find((r) => matches(r, status)) ?? HTTP_STATUS_TABLE.find((r) => matches(r, status)) ?? { status, action: 'route', meaning: 'not an HTTP status' };
+}
+
+/** What an action (other than `accepted`) makes of a send: see `statusOutcome`. */
+export function actionOutcome(action: Exclude<StatusAction, 'accepted'>, reason: string, retryAfterMs?: number): SendOutcome {
+  switch (action) {
+    case 'retry':
+      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
+    case 'split':
+      return { status: 'rejected', scope: 'batch', reason };
+    case 'credentials':
+    case 'route':
+      return { status: 'rejected', scope: 'sink', reason };
+  }
 }
 
 /** An HTTP answer, as far as the default table reads it. */
@@ -75,6 +91,8 @@ export interface StatusOutcomeOptions {
   /** What the answer said (an error type, a short body), appended to the reason. Never a credential. */
   readonly detail?: string;
   readonly keys?: Partial<StatusKeys>;
+  /** A protocol's own rows, before the default table (OTLP retries only 429, 502, 503, 504). */
+  readonly rules?: readonly StatusRule[];
 }
 
 /**
@@ -84,7 +102,7 @@ export interface StatusOutcomeOptions {
  * `HTTP 503 Service Unavailable (the server is unavailable or overloaded)[: detail][: hint]`.
  */
 export function statusOutcome(reply: StatusReply, nowMs: number, options: StatusOutcomeOptions = {}): SendOutcome {
-  const rule = statusRule(reply.status);
+  const rule = statusRule(reply.status, options.rules);
   if (rule.action === 'accepted') return { status: 'delivered' };
   const keys: StatusKeys = { url: 'url', auth: 'auth', ...options.keys };
   const phrase = STATUS_CODES[reply.status];
@@ -93,15 +111,5 @@ export function statusOutcome(reply: StatusReply, nowMs: number, options: Status
   const reason =
     `${options.what ?? 'HTTP'} ${reply.status}${phrase === undefined ? '' : ` ${phrase}`} (${rule.meaning}${location})` +
     `${options.detail === undefined || options.detail === '' ? '' : `: ${options.detail}`}${hint === undefined ? '' : `: ${hint}`}`;
-  switch (rule.action) {
-    case 'retry': {
-      const retryAfterMs = parseRetryAfter(reply.retryAfter, nowMs);
-      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
-    }
-    case 'split':
-      return { status: 'rejected', scope: 'batch', reason };
-    case 'credentials':
-    case 'route':
-      return { status: 'rejected', scope: 'sink', reason };
-  }
+  return actionOutcome(rule.action, reason, rule.action === 'retry' ? parseRetryAfter(reply.retryAfter, nowMs) : undefined);
 }

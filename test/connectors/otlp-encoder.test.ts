@@ -122,7 +122,7 @@ describe('otlp answers', () => {
     for (const s of [502, 503, 504]) expect(httpFailure(s, undefined, '', now).status).toBe('retryable');
     expect(httpFailure(400, undefined, 'bad record', now)).toMatchObject({ status: 'rejected', scope: 'batch', reason: expect.stringMatching(/bad record/) });
     expect(httpFailure(413, undefined, '', now)).toMatchObject({ status: 'rejected', scope: 'batch' });
-    for (const s of [401, 403, 404, 415, 500, 501]) expect(httpFailure(s, undefined, '', now)).toMatchObject({ status: 'rejected', scope: 'sink' });
+    for (const s of [401, 403, 404, 408, 415, 500, 501, 505, 507, 599]) expect(httpFailure(s, undefined, '', now), String(s)).toMatchObject({ status: 'rejected', scope: 'sink' });
   });
 
   it('gRPC: the retryable codes, RESOURCE_EXHAUSTED only with RetryInfo, INVALID_ARGUMENT splits, credentials stop', () => {
