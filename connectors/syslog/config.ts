@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { duration, integer, nonEmptyString, reportIssue } from '../../src/config/types.ts';
 import { tlsOptions } from '../../src/net/config.ts';
+import { RELP_DEFAULT_WINDOW } from './relp.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls', 'relp'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -78,7 +79,7 @@ export const syslogSinkSchema = z
         /** RELP over TLS. */
         tls: z.boolean().default(false),
         /** Messages sent and not yet answered, at most (librelp's default window: 128). */
-        window: integer({ min: 1, max: 1024 }).default(128),
+        window: integer({ min: 1, max: 1024 }).default(RELP_DEFAULT_WINDOW),
       })
       .prefault({}),
     /** Required with `transport: udp`: UDP confirms nothing, and a lost datagram is lost without a trace. */
@@ -108,7 +109,7 @@ export const syslogSinkSchema = z
     if (tlsSet && !tlsUsed) {
       reportIssue(ctx, { text: c.transport === 'relp' ? 'tls is set but RELP runs without TLS: set relp.tls: true' : `tls is for transport tls or relp, not ${c.transport}` }, undefined, ['tls']);
     }
-    if (c.transport !== 'relp' && (c.relp.tls || c.relp.window !== 128)) {
+    if (c.transport !== 'relp' && (c.relp.tls || c.relp.window !== RELP_DEFAULT_WINDOW)) {
       reportIssue(ctx, { text: `relp is for transport relp, not ${c.transport}` }, undefined, ['relp']);
     }
   })

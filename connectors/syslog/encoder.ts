@@ -1,4 +1,9 @@
 // The syslog sink's pure part: RFC 5424 / RFC 3164 messages around a mapped record, CEF cut to the size limit, and TCP framing.
+/*
+ * Hand-written: the npm syslog formatters (syslog-client, glossy, the transports of winston/pino) are unmaintained
+ * or format a log line of their own, and none cuts a CEF message to a byte budget without splitting an escape or
+ * a UTF-8 sequence. What is here is the RFC 5424 / 3164 header (a few fields), framing, and that cut.
+ */
 import type { SinkRecord } from '../../src/contracts/sink.ts';
 import { escapeExtension, TRUNCATED, truncate, unescapeExtension } from '../../mappings/cef/escape.ts';
 
@@ -65,31 +70,38 @@ export function headerOf(record: SinkRecord, s: MessageSettings): string {
 }
 
 export type BuiltMessage =
-  | { readonly ok: true; readonly message: Buffer; /** The CEF body was cut to fit. */ readonly cut: boolean }
+  | {
+      readonly ok: true;
+      /** The whole message, header and body. */
+      readonly text: string;
+      /** Its UTF-8 size (counted from the record's, not by encoding it again). */
+      readonly bytes: number;
+      /** The CEF body was cut to fit. */
+      readonly cut: boolean;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** One syslog message for a record, within `maxMessageBytes`: a CEF body is cut to fit, any other is refused when too long. */
 export function buildMessage(record: SinkRecord, s: MessageSettings): BuiltMessage {
   const header = headerOf(record, s);
-  const budget = s.maxMessageBytes - Buffer.byteLength(header);
-  if (record.bytes <= budget) return { ok: true, message: Buffer.from(header + record.payload), cut: false };
+  const headerBytes = Buffer.byteLength(header);
+  const budget = s.maxMessageBytes - headerBytes;
+  if (record.bytes <= budget) return { ok: true, text: header + record.payload, bytes: headerBytes + record.bytes, cut: false };
   if (s.cef) {
     const fitted = fitCef(record.payload, budget);
-    if (fitted !== undefined) return { ok: true, message: Buffer.from(header + fitted), cut: true };
+    if (fitted !== undefined) return { ok: true, text: header + fitted, bytes: headerBytes + Buffer.byteLength(fitted), cut: true };
     return { ok: false, reason: `the CEF message cannot be cut to maxMessageBytes ${s.maxMessageBytes} (its header and fixed fields alone are longer): raise maxMessageBytes` };
   }
   return {
     ok: false,
-    reason: `the message is ${Buffer.byteLength(header) + record.bytes} bytes, over maxMessageBytes ${s.maxMessageBytes}, and a JSON record cannot be cut: raise maxMessageBytes (the receiver must accept it too) or use the cef mapping`,
+    reason: `the message is ${headerBytes + record.bytes} bytes, over maxMessageBytes ${s.maxMessageBytes}, and a JSON record cannot be cut: raise maxMessageBytes (the receiver must accept it too) or use the cef mapping`,
   };
 }
 
-/** TCP/TLS framing: octet counting (`LEN SP MSG`, RFC 6587 §3.4.1, RFC 5425 §4.3) or LF after the message. */
-export function frame(message: Buffer, framing: 'octet-counting' | 'lf'): Buffer {
-  if (framing === 'lf') return Buffer.concat([message, LF]);
-  return Buffer.concat([Buffer.from(`${message.length} `), message]);
+/** TCP/TLS framing of a message of `bytes` UTF-8 bytes: octet counting (`LEN SP MSG`, RFC 6587 §3.4.1, RFC 5425 §4.3) or LF after it. */
+export function frame(text: string, bytes: number, framing: 'octet-counting' | 'lf'): string {
+  return framing === 'lf' ? `${text}\n` : `${bytes} ${text}`;
 }
-const LF = Buffer.from('\n');
 
 // ---- fitting a CEF line into a byte budget ----
 

@@ -2,9 +2,10 @@
 import { lookup } from 'node:dns/promises';
 import { resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import { createSendTracker } from '../../src/delivery/sends.ts';
 import type { ItemFailure, SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
-import { explainNetworkError, findNetworkError } from '../../src/net/errors.ts';
+import { explainNetworkError } from '../../src/net/errors.ts';
 import { createTlsMaterial, type TlsMaterial } from '../../src/net/tls.ts';
 import type { SyslogSinkConfig } from './config.ts';
 import { buildMessage, frame, type MessageSettings } from './encoder.ts';
@@ -21,18 +22,6 @@ export const STRENGTHS: Readonly<Record<SyslogSinkConfig['transport'], DeliveryS
 
 /** Messages a RELP session carries before it is replaced, well before its transaction numbers wrap. */
 const TXNR_RETIRE = RELP_MAX_TXNR - 1_000_000;
-
-/** The keys a network hint names, for this sink's configuration. */
-const KEYS = { url: 'host' } as const;
-
-/** A network failure in words: what happened, and what to change, with the syslog-specific case of TLS to a plain port. */
-export function explainSyslogError(error: unknown, transport: SyslogSinkConfig['transport']): string {
-  const code = findNetworkError(error)?.rule.code;
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number/i.test(String((error as Error).message)))) {
-    return `${(error as Error).message}: the receiver does not speak TLS on this port: use transport tcp${transport === 'relp' ? ' (relp.tls: false)' : ''}, or the port where it speaks TLS`;
-  }
-  return explainNetworkError(error, KEYS);
-}
 
 export function createSyslogSink(name: string, config: SyslogSinkConfig, context: ConnectorContext): Sink {
   const { logger } = context;
@@ -60,6 +49,9 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     cef: config.mapping === 'cef',
   };
   const where = `${config.transport}://${config.host}:${config.port}`;
+  // The shared network table's words and fixes, with this sink's keys.
+  const keys = { url: 'host', withoutTls: `use transport tcp${config.transport === 'relp' ? ' (relp.tls: false)' : ''}, or the port where it speaks TLS` };
+  const explain = (error: unknown): string => explainNetworkError(error, keys);
   let cutTotal = 0;
 
   if (config.transport === 'udp') {
@@ -67,20 +59,18 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
   }
 
   /** Builds the messages of a batch; a record that cannot be a message is refused (dead-lettered) with the reason. */
-  function messagesOf(batch: SinkBatch): { messages: Array<{ index: number; message: Buffer }>; failures: ItemFailure[] } {
-    const messages: Array<{ index: number; message: Buffer }> = [];
+  function messagesOf(batch: SinkBatch): { messages: Array<{ index: number; text: string; bytes: number }>; failures: ItemFailure[] } {
+    const messages: Array<{ index: number; text: string; bytes: number }> = [];
     const failures: ItemFailure[] = [];
     let cut = 0;
     batch.records.forEach((record, index) => {
       const built = buildMessage(record, settings);
       if (!built.ok) failures.push({ index, status: 'rejected', reason: built.reason });
-      else {
-        if (config.framing === 'lf' && config.transport !== 'udp' && built.message.includes(0x0a)) {
-          failures.push({ index, status: 'rejected', reason: 'the message holds a line break, which LF framing would split: use framing octet-counting' });
-          return;
-        }
+      else if (config.framing === 'lf' && config.transport !== 'udp' && built.text.includes('\n')) {
+        failures.push({ index, status: 'rejected', reason: 'the message holds a line break, which LF framing would split: use framing octet-counting' });
+      } else {
         if (built.cut) cut++;
-        messages.push({ index, message: built.message });
+        messages.push({ index, text: built.text, bytes: built.bytes });
       }
     });
     if (cut > 0) {
@@ -92,7 +82,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
 
   const outcomeOf = (failures: ItemFailure[]): SendOutcome => (failures.length === 0 ? { status: 'delivered' } : { status: 'partial', failures });
 
-  const retryable = (error: unknown): SendOutcome => ({ status: 'retryable', reason: `${where}: ${explainSyslogError(error, config.transport)}` });
+  const retryable = (error: unknown): SendOutcome => ({ status: 'retryable', reason: `${where}: ${explain(error)}` });
 
   // ---- transports ----
 
@@ -103,7 +93,8 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     const { messages, failures } = messagesOf(batch);
     if (messages.length > 0) {
       try {
-        await stream!.write(Buffer.concat(messages.map((m) => frame(m.message, config.framing))), signal);
+        // One string, one buffer per batch: no copy per message.
+        await stream!.write(Buffer.from(messages.map((m) => frame(m.text, m.bytes, config.framing)).join('')), signal);
       } catch (error) {
         return retryable(error);
       }
@@ -114,7 +105,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
   async function sendDatagrams(batch: SinkBatch): Promise<SendOutcome> {
     const { messages, failures } = messagesOf(batch);
     try {
-      for (const m of messages) await datagrams!.send(m.message);
+      for (const m of messages) await datagrams!.send(Buffer.from(m.text));
     } catch (error) {
       return retryable(error);
     }
@@ -124,34 +115,26 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
   // RELP: one session at a time; a broken one is replaced on the next send, and what it left unanswered is sent again.
   let session: Promise<RelpSession> | undefined;
   const sentOn = new WeakMap<RelpSession, number>();
+  const sends = createSendTracker();
   let closed = false;
+  let closing: Promise<void> | undefined;
 
-  function relpSession(signal: AbortSignal): Promise<RelpSession> {
-    const open = async () => {
-      const { socket } = await openStream(target, signal);
-      return RelpSession.open(socket, { window: config.relp.window, openTimeoutMs: config.timeout, responseTimeoutMs: config.timeout });
-    };
-    const existing = session;
-    if (existing !== undefined) {
-      return existing.then(
-        (s) => {
-          if (!s.broken) return s;
-          if (session === existing) session = undefined;
-          return relpSession(signal);
-        },
-        () => {
-          if (session === existing) session = undefined;
-          return relpSession(signal);
-        },
-      );
+  async function openRelp(signal: AbortSignal): Promise<RelpSession> {
+    const { socket } = await openStream(target, signal);
+    return RelpSession.open(socket, { window: config.relp.window, openTimeoutMs: config.timeout, responseTimeoutMs: config.timeout });
+  }
+
+  /** The open session, or a new one when there is none or it broke (or failed to open). */
+  async function relpSession(signal: AbortSignal): Promise<RelpSession> {
+    const pending = session;
+    if (pending !== undefined) {
+      const s = await pending.catch(() => undefined);
+      if (s !== undefined && !s.broken) return s;
+      if (session === pending) session = undefined;
     }
-    if (closed) return Promise.reject(new Error('the sink is closed'));
-    const opening = open();
-    session = opening;
-    opening.catch(() => {
-      if (session === opening) session = undefined;
-    });
-    return opening;
+    if (closed) throw new Error('the sink is closed');
+    session ??= openRelp(signal);
+    return session;
   }
 
   async function sendRelp(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome> {
@@ -160,11 +143,10 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     let s: RelpSession;
     try {
       s = await relpSession(signal);
-      const sent = (sentOn.get(s) ?? 0) + messages.length;
-      if (sent >= TXNR_RETIRE) {
-        // librelp's server cannot follow the transaction number's wrap from 999999999 to 1: a session is
-        // replaced before it gets there (after what it has in flight is answered).
-        session = undefined;
+      if ((sentOn.get(s) ?? 0) + messages.length >= TXNR_RETIRE) {
+        // librelp's server cannot follow the transaction number's wrap from 999999999 to 1: the session is
+        // replaced before it gets there (it closes once what it has in flight is answered).
+        if (session !== undefined && (await session) === s) session = undefined;
         void s.close();
         s = await relpSession(signal);
       }
@@ -174,28 +156,26 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     }
     const onAbort = () => s.destroy(new Error('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
-    const answers = await Promise.allSettled(messages.map((m) => s.send(m.message)));
+    const answers = await Promise.allSettled(messages.map((m) => s.send(Buffer.from(m.text))));
     signal.removeEventListener('abort', onAbort);
-    let unanswered: unknown;
+    const broken = answers.find((a) => a.status === 'rejected');
+    // No answer at all: the session broke before anything was confirmed; the whole batch goes again.
+    if (broken !== undefined && answers.every((a) => a.status === 'rejected') && failures.length === 0) {
+      return { status: 'retryable', reason: `${where}: ${relpReason(broken.reason)}` };
+    }
     answers.forEach((a, k) => {
       const index = messages[k]!.index;
-      if (a.status === 'rejected') {
-        unanswered ??= a.reason;
-        failures.push({ index, status: 'retryable', reason: `${where}: no RELP answer: ${relpReason(a.reason)}` });
-      } else if (a.value.code !== 200) {
-        // imrelp answers 500 when it could not take the message (it says why): sending it again as it is would not help.
-        failures.push({ index, status: 'rejected', reason: `${where}: the RELP receiver refused the message: ${a.value.code} ${a.value.text}` });
-      }
+      if (a.status === 'rejected') failures.push({ index, status: 'retryable', reason: `${where}: no RELP answer: ${relpReason(a.reason)}` });
+      // A receiver that answers anything but 200 refuses this message and says why (librelp itself only does so
+      // for a command it does not take): sending it again as it is would not help.
+      else if (a.value.code !== 200) failures.push({ index, status: 'rejected', reason: `${where}: the RELP receiver refused the message: ${a.value.code} ${a.value.text}` });
     });
-    if (unanswered !== undefined && failures.every((f) => f.status === 'retryable') && failures.length === messages.length) {
-      return { status: 'retryable', reason: `${where}: ${relpReason(unanswered)}` };
-    }
-    failures.sort((a, b) => a.index - b.index);
+    failures.sort((x, y) => x.index - y.index);
     return outcomeOf(failures);
   }
 
   const relpReason = (error: unknown): string =>
-    error instanceof RelpSessionError ? `${error.message}${error.cause !== undefined ? `: ${explainSyslogError(error.cause, config.transport)}` : ''}` : explainSyslogError(error, config.transport);
+    error instanceof RelpSessionError ? `${error.message}${error.cause !== undefined ? `: ${explain(error.cause)}` : ''}` : explain(error);
 
   // ---- check ----
 
@@ -206,7 +186,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
         const { address } = await lookup(config.host);
         return { ok: true, detail: `${config.host} resolves to ${address}; UDP cannot be checked further: delivery is best-effort (nothing confirms a datagram arrived)` };
       } catch (error) {
-        return { ok: false, detail: `unreachable: ${explainSyslogError(error, config.transport)}` };
+        return { ok: false, detail: `unreachable: ${explain(error)}` };
       }
     }
     let socket;
@@ -219,7 +199,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
         throw error;
       });
     } catch (error) {
-      return { ok: false, detail: `${where}: ${explainSyslogError(error, config.transport)}` };
+      return { ok: false, detail: `${where}: ${explain(error)}` };
     }
     if (config.transport === 'relp') {
       try {
@@ -239,16 +219,21 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     name,
     strength: STRENGTHS[config.transport],
     send(batch, signal) {
-      if (config.transport === 'relp') return sendRelp(batch, signal);
-      if (config.transport === 'udp') return sendDatagrams(batch);
-      return sendStream(batch, signal);
+      if (config.transport === 'relp') return sends.track(sendRelp(batch, signal));
+      if (config.transport === 'udp') return sends.track(sendDatagrams(batch));
+      return sends.track(sendStream(batch, signal));
     },
     check: () => check().catch((error: unknown) => ({ ok: false, detail: `check failed: ${(error as Error).message}` })),
-    async close() {
-      closed = true;
-      const s = await session?.catch(() => undefined);
-      session = undefined;
-      await Promise.all([s?.close(), stream?.close(), datagrams?.close()]);
+    close() {
+      closing ??= (async () => {
+        // The sends handed over before close() end first (the Sink contract), then the connections.
+        await sends.settled();
+        closed = true;
+        const s = await session?.catch(() => undefined);
+        session = undefined;
+        await Promise.all([s?.close(), stream?.close(), datagrams?.close()]);
+      })();
+      return closing;
     },
   };
 }

@@ -17,6 +17,11 @@ export interface NetworkKeys {
   readonly keyFile: string;
   readonly serverName: string;
   readonly serverSpiffeId: string;
+  /**
+   * What to do when the server speaks no TLS on that port, for a protocol other than HTTP (syslog: `use
+   * transport tcp`); HTTP's advice (use http:// in `url`) when absent.
+   */
+  readonly withoutTls?: string;
 }
 
 export const DEFAULT_NETWORK_KEYS: NetworkKeys = Object.freeze({
@@ -56,7 +61,8 @@ const clientCert = (code: string, what: string): NetworkErrorRule => ({
 });
 const socket = (code: string, kind: NetworkKind, meaning: string, hint?: (k: NetworkKeys) => string): NetworkErrorRule => ({ code, kind, retryable: true, meaning, ...(hint === undefined ? {} : { hint }) });
 const checkHost = (k: NetworkKeys) => `check the host in \`${k.url}\``;
-const plainHttpHere = (k: NetworkKeys) => `the server speaks plain HTTP here: use http:// in \`${k.url}\`, or the port where it speaks TLS`;
+const plainHttpHere = (k: NetworkKeys) =>
+  k.withoutTls === undefined ? `the server speaks plain HTTP here: use http:// in \`${k.url}\`, or the port where it speaks TLS` : `the server speaks no TLS here: ${k.withoutTls}`;
 
 /**
  * Sources, as observed against real local servers (test/net/errors.test.ts) with Node.js 24 and undici 8:

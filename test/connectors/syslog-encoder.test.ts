@@ -106,6 +106,20 @@ describe('fitCef', () => {
 });
 
 describe('syslog messages', () => {
+  it('any event, any limit: the message is within maxMessageBytes and its byte count is exact', () => {
+    fc.assert(
+      fc.property(events, fc.integer({ min: 480, max: 9000 }), fc.constantFrom('rfc5424', 'rfc3164') as fc.Arbitrary<'rfc5424' | 'rfc3164'>, (event, max, format) => {
+        const record = cefRecord(event);
+        if (record === undefined) return;
+        const built = buildMessage(record, settings({ maxMessageBytes: max, format }));
+        if (!built.ok) return;
+        expect(built.bytes).toBe(Buffer.byteLength(built.text));
+        expect(built.bytes).toBeLessThanOrEqual(max);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('RFC 5424: PRI from the facility and the event severity, the event time, MSGID the event type, no structured data', () => {
     const record = cefRecord(connectEvent({ time: '2026-05-12T07:59:16.123456Z' }))!;
     const header = headerOf(record, settings());
@@ -115,10 +129,10 @@ describe('syslog messages', () => {
   it('RFC 3164: `<PRI>Mmm dd hh:mm:ss host CEF:0|…` with no tag before CEF; a JSON body gets the tag', () => {
     const record = cefRecord(connectEvent({ time: '2026-05-02T07:09:16.000000Z' }))!;
     const built = buildMessage(record, settings({ format: 'rfc3164' }));
-    expect(built.ok && built.message.toString()).toMatch(/^<\d+>May  2 07:09:16 fwd-1\.example\.com CEF:0\|Cofide\|/);
+    expect(built.ok && built.text).toMatch(/^<\d+>May  2 07:09:16 fwd-1\.example\.com CEF:0\|Cofide\|/);
     const json = sinkRecord('e1', '{"a":1}');
     const jbuilt = buildMessage(json, settings({ format: 'rfc3164', cef: false }));
-    expect(jbuilt.ok && jbuilt.message.toString()).toBe('<86>May 12 07:59:16 fwd-1.example.com audit-forwarder[4242]: {"a":1}');
+    expect(jbuilt.ok && jbuilt.text).toBe('<86>May 12 07:59:16 fwd-1.example.com audit-forwarder[4242]: {"a":1}');
   });
 
   it('severity bands: low → informational, medium → notice, high → warning, very high → critical', () => {
@@ -137,9 +151,10 @@ describe('syslog messages', () => {
     const built = buildMessage(record, settings({ maxMessageBytes: 1472 }));
     expect(built.ok).toBe(true);
     if (built.ok) {
-      expect(built.message.length).toBeLessThanOrEqual(1472);
+      expect(built.bytes).toBe(Buffer.byteLength(built.text));
+      expect(built.bytes).toBeLessThanOrEqual(1472);
       expect(built.cut).toBe(true);
-      const body = built.message.toString().replace(/^<\d+>1 \S+ \S+ \S+ \S+ \S+ - /, '');
+      const body = built.text.replace(/^<\d+>1 \S+ \S+ \S+ \S+ \S+ - /, '');
       expect(() => parseCef(body)).not.toThrow();
     }
     const json = sinkRecord('e2', JSON.stringify({ blob: 'z'.repeat(3000) }));
@@ -148,9 +163,10 @@ describe('syslog messages', () => {
   });
 
   it('framing: octet counting counts bytes (an LF inside stays inside), LF framing appends one', () => {
-    const msg = Buffer.from('<86>1 - h a - - - é\nx');
-    expect(frame(msg, 'octet-counting').toString()).toBe(`${msg.length} <86>1 - h a - - - é\nx`);
-    expect(frame(Buffer.from('m'), 'lf').toString()).toBe('m\n');
+    const msg = '<86>1 - h a - - - é\nx';
+    expect(frame(msg, Buffer.byteLength(msg), 'octet-counting')).toBe(`${Buffer.byteLength(msg)} <86>1 - h a - - - é\nx`);
+    expect(Buffer.byteLength(msg)).toBe(msg.length + 1); // é is two bytes: the count is bytes, not characters
+    expect(frame('m', 1, 'lf')).toBe('m\n');
   });
 });
 
