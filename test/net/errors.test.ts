@@ -242,5 +242,10 @@ describe('the table', () => {
     const e = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     expect(explainNetworkError(e)).toContain('set `tls.caFile`');
     expect(explainNetworkError(e, { caFile: 'api.tls.caFile' })).toContain('set `api.tls.caFile`');
+    const plain = Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(explainNetworkError(plain)).toContain('use http:// in `url`');
+    const syslog = explainNetworkError(plain, { url: 'host', withoutTls: 'use transport tcp' });
+    expect(syslog).toContain('the server speaks no TLS here: use transport tcp');
+    expect(syslog).not.toContain('http://');
   });
 });
