@@ -29,7 +29,7 @@ export const otlpSinkSchema = z
     auth: httpAuth().optional(),
     /** TLS: `caFile`, `certFile` + `keyFile` (mutual TLS), `serverName`. Verification is always on. */
     tls: tlsOptions(),
-    /** `timeout`, `concurrency`, `gzip` (off by default), `headers` / `headerFiles` (also sent as gRPC metadata). */
+    /** `timeout`, `concurrency`, `gzip` (off by default; http/* bodies and gRPC messages), `headers` / `headerFiles` (also sent as gRPC metadata). */
     http: httpOptions({ gzip: false }),
     /**
      * Resource attributes added to every record's resource (over the mapping's `service.name` …), e.g.

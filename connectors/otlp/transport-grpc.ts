@@ -48,7 +48,7 @@ export function createOtlpGrpcTransport(config: OtlpSinkConfig, tlsEvents?: TlsE
     url.protocol === 'https:'
       ? createTlsMaterial({ caFile: inBaseDir(config.tls.caFile), certFile: inBaseDir(config.tls.certFile), keyFile: inBaseDir(config.tls.keyFile), serverName: config.tls.serverName }, tlsEvents)
       : undefined;
-  const channel = createRpcChannel(LogsService, { baseUrl: config.url, tls });
+  const channel = createRpcChannel(LogsService, { baseUrl: config.url, tls, gzip: config.http.gzip });
   const authorization = config.auth === undefined ? undefined : createAuthorization(config.auth);
   const headers = createSecretHeaders(config.http.headers, 'http.headers');
   const where = `${config.url.replace(/\/+$/, '')} (gRPC)`;

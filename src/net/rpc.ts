@@ -1,7 +1,7 @@
 // gRPC (and the Connect protocol) over HTTP/2 for every connector: one connect-rpc client per TLS generation, replaced when the TLS files change.
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { compressionGzip, createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { TlsMaterial } from './tls.ts';
 
@@ -14,6 +14,8 @@ export interface RpcChannelOptions {
   readonly protocol?: 'grpc' | 'connect';
   /** The HTTP/2 `:authority` to send, when it is not the URL's host (a proxy; a SPIFFE ID-routed mesh). */
   readonly authority?: string | undefined;
+  /** Compress request messages with gzip (`grpc-encoding: gzip`); answers may be gzip either way. */
+  readonly gzip?: boolean;
 }
 
 /** A client for one call, and what to do when the call is over. */
@@ -62,7 +64,7 @@ export function createRpcChannel<S extends DescService>(service: S, options: Rpc
   function open(tlsGeneration: number, tlsOptions: object): Generation<S> {
     const session = new Http2SessionManager(url.origin, {}, tlsOptions);
     const sessionManager = options.authority === undefined ? session : withAuthority(session, options.authority);
-    const transportOptions = { baseUrl, sessionManager };
+    const transportOptions = { baseUrl, sessionManager, ...(options.gzip === true ? { sendCompression: compressionGzip } : {}) };
     const transport: Transport = options.protocol === 'connect' ? createConnectTransport({ ...transportOptions, httpVersion: '2' }) : createGrpcTransport(transportOptions);
     return { tls: tlsGeneration, client: createClient(service, transport), session, active: 0, retired: false };
   }

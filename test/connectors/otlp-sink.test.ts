@@ -164,8 +164,9 @@ describe('otlp sink: the answer table on the wire', () => {
     expect(await sink.send(batchOf(3, 6), never)).toEqual({ status: 'delivered' });
     expect(f.requests().at(-1)).toMatchObject({ gzip: true, status: 200, records: 3 });
     await sink.close();
-    const grpc = createOtlpSink('otlp', configFor(f, 'grpc', { auth: { bearer: 't0k' }, http: { headers: { 'DD-API-KEY': 'k3y' } } }), context);
-    expect(await grpc.send(batchOf(2, 7), never)).toEqual({ status: 'delivered' });
+    const grpc = createOtlpSink('otlp', configFor(f, 'grpc', { auth: { bearer: 't0k' }, http: { gzip: true, headers: { 'DD-API-KEY': 'k3y' } } }), context);
+    expect(await grpc.send(batchOf(6, 7), never)).toEqual({ status: 'delivered' });
+    expect(f.requests().at(-1)).toMatchObject({ protocol: 'grpc', gzip: true, status: 'OK', records: 6 });
     await grpc.close();
     const wrong = createOtlpSink('otlp', configFor(f, 'grpc', { auth: { bearer: 'nope' } }), context);
     expect(await wrong.send(batchOf(1, 8), never)).toMatchObject({ status: 'rejected', scope: 'sink', reason: expect.stringMatching(/UNAUTHENTICATED.*auth/) });
