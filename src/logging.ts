@@ -3,6 +3,8 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** `json`: one JSON object per line (for collectors); `pretty`: coloured, human-readable lines for a terminal. */
+export type LogFormat = 'json' | 'pretty';
 
 /** Keys whose values are never logged, whatever object they appear in. */
 const REDACT = ['*.token', '*.password', '*.secret', '*.authorization', '*.key', 'headers.authorization'];

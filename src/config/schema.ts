@@ -1,7 +1,7 @@
 // The forwarder's configuration: top-level and route schemas, defaults, limits, and the checks across sections.
 import { z } from 'zod';
 import type { ConnectorRegistry, SinkConnector, SourceConnector } from '../contracts/connector.ts';
-import type { LogLevel } from '../logging.ts';
+import type { LogFormat, LogLevel } from '../logging.ts';
 import { EVENT_TYPE_NAMES, eventTypeByName } from '../model/event-types.ts';
 import { describeValue, expectation, fromZodIssues, type ConfigIssue, type ConfigPath, type RedactPredicate } from './errors.ts';
 import {
@@ -34,7 +34,8 @@ export const DEFAULTS = Object.freeze({
   checkpoints: Object.freeze({ directory: './var/checkpoints' }),
   deadLetter: Object.freeze({ directory: './var/dead-letter' }),
   shutdownTimeoutMs: 30 * SECOND,
-  logging: Object.freeze({ level: 'info' as LogLevel }),
+  server: Object.freeze({ stuckAfterMs: 5 * MINUTE }),
+  logging: Object.freeze({ level: 'info' as LogLevel, format: 'json' as LogFormat }),
 });
 
 /** Bounds of the numeric settings, in output units. */
@@ -45,9 +46,11 @@ export const LIMITS = Object.freeze({
   maxInFlight: Object.freeze({ min: 1, max: 64 }),
   retryDelayMs: Object.freeze({ min: 1, max: 1 * HOUR }),
   shutdownTimeoutMs: Object.freeze({ min: 0, max: 1 * HOUR }),
+  stuckAfterMs: Object.freeze({ min: 1 * SECOND, max: 24 * HOUR }),
 });
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LogLevel[];
+export const LOG_FORMATS = ['json', 'pretty'] as const satisfies readonly LogFormat[];
 
 /** Source, sink and route names become file names. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -83,8 +86,9 @@ export interface ForwarderConfig {
   /** Absolute. */
   deadLetter: { directory: string };
   shutdownTimeoutMs: number;
-  server: { listen?: string };
-  logging: { level: LogLevel };
+  /** `listen`: where /healthz, /readyz and /metrics are served (none when absent). */
+  server: { listen?: string; stuckAfterMs: number };
+  logging: { level: LogLevel; format: LogFormat };
 }
 
 // ---- schemas ----
@@ -187,8 +191,12 @@ export const topLevelSchema = z.strictObject({
   checkpoints: z.strictObject({ directory: filePath('a directory path').prefault(DEFAULTS.checkpoints.directory) }).prefault({}),
   deadLetter: z.strictObject({ directory: filePath('a directory path').prefault(DEFAULTS.deadLetter.directory) }).prefault({}),
   shutdownTimeout: duration(LIMITS.shutdownTimeoutMs).default(DEFAULTS.shutdownTimeoutMs),
-  server: z.strictObject({ listen: listenAddress().optional() }).prefault({}),
-  logging: z.strictObject({ level: z.enum(LOG_LEVELS).default(DEFAULTS.logging.level) }).prefault({}),
+  server: z
+    .strictObject({ listen: listenAddress().optional(), stuckAfter: duration(LIMITS.stuckAfterMs).default(DEFAULTS.server.stuckAfterMs) })
+    .prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(LOG_LEVELS).default(DEFAULTS.logging.level), format: z.enum(LOG_FORMATS).default(DEFAULTS.logging.format) })
+    .prefault({}),
 });
 
 // ---- validation across sections ----
@@ -326,8 +334,8 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
     checkpoints: { directory: t.checkpoints.directory },
     deadLetter: { directory: t.deadLetter.directory },
     shutdownTimeoutMs: t.shutdownTimeout,
-    server: t.server.listen === undefined ? {} : { listen: t.server.listen },
-    logging: { level: t.logging.level },
+    server: { ...(t.server.listen === undefined ? {} : { listen: t.server.listen }), stuckAfterMs: t.server.stuckAfter },
+    logging: { level: t.logging.level, format: t.logging.format },
   };
   return { ok: true, config };
 }

@@ -181,7 +181,7 @@ describe('valid configuration fixtures', () => {
     expect(config.checkpoints.directory).toBe(join(validDir, 'var/checkpoints'));
     expect(config.deadLetter.directory).toBe(join(validDir, 'var/dead-letter'));
     expect(config.shutdownTimeoutMs).toBe(30_000);
-    expect(config.server).toEqual({});
+    expect(config.server).toEqual({ stuckAfterMs: 300_000 });
     expect(config.logging).toEqual({ level: 'info' });
   });
 
@@ -218,7 +218,7 @@ describe('valid configuration fixtures', () => {
     expect(config.checkpoints.directory).toBe(join(validDir, 'state/checkpoints'));
     expect(config.deadLetter.directory).toBe('/var/lib/audit-forwarder/dead-letter');
     expect(config.shutdownTimeoutMs).toBe(60_000);
-    expect(config.server).toEqual({ listen: '127.0.0.1:9464' });
+    expect(config.server).toEqual({ listen: '127.0.0.1:9464', stuckAfterMs: 300_000 });
     expect(config.logging.level).toBe('debug');
   });
 
