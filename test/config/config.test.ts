@@ -182,7 +182,7 @@ describe('valid configuration fixtures', () => {
     expect(config.deadLetter.directory).toBe(join(validDir, 'var/dead-letter'));
     expect(config.shutdownTimeoutMs).toBe(30_000);
     expect(config.server).toEqual({ stuckAfterMs: 300_000 });
-    expect(config.logging).toEqual({ level: 'info' });
+    expect(config.logging).toEqual({ level: 'info', format: 'json' });
   });
 
   it('the route defaults are those of DEFAULTS', async () => {
