@@ -1,7 +1,7 @@
-// The `connect` source connector: the source over the transport its configuration chooses.
-import type { ConnectorContext, SourceConnector } from '../../src/contracts/connector.ts';
+// The `connect` source: the source over the transport its configuration chooses (imported by the registry on first use).
+import type { ConnectorContext } from '../../src/contracts/connector.ts';
+import type { Source } from '../../src/contracts/source.ts';
 import type { ConnectSourceConfig } from './config.ts';
-import { connectSourceSchema } from './config.ts';
 import { createApiReader } from './api-reader.ts';
 import { createPostgresReader } from './postgres-reader.ts';
 import { createConnectSource } from './source.ts';
@@ -11,9 +11,6 @@ function readerFor(config: ConnectSourceConfig, context: ConnectorContext): Conn
   return config.transport === 'postgres' ? createPostgresReader(config.postgres!, context) : createApiReader(config.api!, context);
 }
 
-export const connectSource: SourceConnector<ConnectSourceConfig> = {
-  type: 'connect',
-  schema: connectSourceSchema as never,
-  create: (name, config, context) => createConnectSource(name, config, context, readerFor(config, context)),
-  origin: () => 'connect',
-};
+export function createConnect(name: string, config: ConnectSourceConfig, context: ConnectorContext): Source {
+  return createConnectSource(name, config, context, readerFor(config, context));
+}

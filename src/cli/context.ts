@@ -4,6 +4,7 @@ import { mappingNames, mappingOptionKeys, mappings } from '../../mappings/index.
 import { createFileCheckpointStore } from '../checkpoint/file-store.ts';
 import { loadConfig } from '../config/loader.ts';
 import type { ForwarderConfig } from '../config/schema.ts';
+import { loadConnectors } from '../contracts/connector.ts';
 import { ForwarderError } from '../contracts/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../logging.ts';
 import { parseTimeArgument } from '../model/time.ts';
@@ -25,9 +26,11 @@ export async function loadContext(configPath: string | undefined, logLevel?: Log
   return { config, logger, deps: { registry: connectors, mappings, store, logger } };
 }
 
-/** Reads and validates the configuration file (again, for a reload). */
-export function readConfig(configPath: string): Promise<ForwarderConfig> {
-  return loadConfig(configPath, { registry: connectors, mappingNames, mappingOptionKeys });
+/** Reads and validates the configuration file (again, for a reload), and loads the connectors it names. */
+export async function readConfig(configPath: string): Promise<ForwarderConfig> {
+  const config = await loadConfig(configPath, { registry: connectors, mappingNames, mappingOptionKeys });
+  await loadConnectors(connectors, config);
+  return config;
 }
 
 /** The route named on the command line, or a usage error listing the routes. */

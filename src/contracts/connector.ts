@@ -19,6 +19,12 @@ export interface ConnectorContext {
 export interface SourceConnector<C extends { type: string } = { type: string }> {
   readonly type: C['type'];
   readonly schema: z.ZodType<C>;
+  /**
+   * Imports the implementation (drivers, network clients: the heavy part), so that a process pays only for the
+   * connectors its configuration names. `create` may only be called once it resolved. Idempotent; optional (a
+   * connector without it is loaded with the registry).
+   */
+  load?(): Promise<void>;
   /** One route lane (route × sink) gets its own Source instance, so each sink reads at its own pace. */
   create(name: string, config: C, context: ConnectorContext): Source;
   /** What kind of records this config yields, for selection checks: `connect`, `cadf` or `mixed`. */
@@ -31,6 +37,8 @@ export interface SinkConnector<C extends { type: string; mapping: string } = { t
   readonly schema: z.ZodType<C>;
   /** Keys of a route's `mappingOptions` the sink itself reads (the Elasticsearch target of the route); default none. */
   readonly options?: readonly string[];
+  /** As `SourceConnector.load`: imports the implementation; `create` may only be called once it resolved. */
+  load?(): Promise<void>;
   create(name: string, config: C, context: ConnectorContext): Sink;
   /**
    * Optional: prepares the destination for the sink (`audit-forwarder setup <type>`: an index template, a
@@ -52,4 +60,16 @@ export interface SinkSetupRequest {
 export interface ConnectorRegistry {
   readonly sources: ReadonlyMap<string, SourceConnector>;
   readonly sinks: ReadonlyMap<string, SinkConnector>;
+}
+
+/** Loads the implementations of the connectors that a configuration's sources and sinks name (see `load`). */
+export async function loadConnectors(
+  registry: ConnectorRegistry,
+  config: { readonly sources: Readonly<Record<string, { readonly type: string }>>; readonly sinks: Readonly<Record<string, { readonly type: string }>> },
+): Promise<void> {
+  const used = [
+    ...new Set(Object.values(config.sources).map((s) => s.type)),
+  ].map((type) => registry.sources.get(type)?.load?.());
+  const sinks = [...new Set(Object.values(config.sinks).map((s) => s.type))].map((type) => registry.sinks.get(type)?.load?.());
+  await Promise.all([...used, ...sinks]);
 }

@@ -1,6 +1,6 @@
 // The runner: turns the configuration into lanes (route × sink), loads their checkpoints, runs and stops them.
 import type { CheckpointLock, CheckpointStore, Checkpoint } from '../contracts/checkpoint-store.ts';
-import type { ConnectorRegistry } from '../contracts/connector.ts';
+import { loadConnectors, type ConnectorRegistry } from '../contracts/connector.ts';
 import type { Mapping } from '../contracts/mapping.ts';
 import type { Sink } from '../contracts/sink.ts';
 import type { Position, ReplayChunkReport, Source, TimeRange } from '../contracts/source.ts';
@@ -91,6 +91,7 @@ export function sourceFingerprint(config: ForwarderConfig, routeName: string, de
  */
 export async function prepareRoute(config: ForwarderConfig, routeName: string, options: RunOptions, deps: RunnerDeps): Promise<PreparedRoute> {
   if (config.routes[routeName] === undefined) throw new TypeError(`no route named ${routeName}`);
+  await loadConnectors(deps.registry, config);
   const key = checkpointKey(routeName, options.mode);
   const { fingerprint, accepted } = sourceFingerprint(config, routeName, deps);
   // One process per checkpoint: a second `run` of this route (or `checkpoint reset`) is refused while this one
