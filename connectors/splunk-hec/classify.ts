@@ -142,7 +142,8 @@ export function refusedOutcome(reply: HecReply, batchSize: number, nowMs: number
   switch (actionOf(reply)) {
     case 'retry': {
       const retryAfterMs = parseRetryAfter(reply.retryAfter, nowMs);
-      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
+      const kind = reply.status === 429 ? 'throttled' : 'status';
+      return retryAfterMs === undefined ? { status: 'retryable', reason, kind } : { status: 'retryable', reason, retryAfterMs, kind };
     }
     case 'route': {
       const hint = (reply.code === undefined ? undefined : HEC_CODES[reply.code]?.hint) ?? hintForStatus(reply.status);

@@ -106,7 +106,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
         return { status: 'delivered' };
       case 'timeout':
       case 'lost':
-        return { status: 'retryable', reason: result.reason };
+        return { status: 'retryable', reason: result.reason, kind: 'acknowledgement' };
       case 'disabled':
         return { status: 'rejected', scope: 'sink', reason: result.reason };
       case 'aborted':

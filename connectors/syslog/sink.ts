@@ -82,7 +82,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
 
   const outcomeOf = (failures: ItemFailure[]): SendOutcome => (failures.length === 0 ? { status: 'delivered' } : { status: 'partial', failures });
 
-  const retryable = (error: unknown): SendOutcome => ({ status: 'retryable', reason: `${where}: ${explain(error)}` });
+  const retryable = (error: unknown): SendOutcome => ({ status: 'retryable', reason: `${where}: ${explain(error)}`, kind: 'unanswered' });
 
   // ---- transports ----
 
@@ -161,7 +161,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     const broken = answers.find((a) => a.status === 'rejected');
     // No answer at all: the session broke before anything was confirmed; the whole batch goes again.
     if (broken !== undefined && answers.every((a) => a.status === 'rejected') && failures.length === 0) {
-      return { status: 'retryable', reason: `${where}: ${relpReason(broken.reason)}` };
+      return { status: 'retryable', reason: `${where}: ${relpReason(broken.reason)}`, kind: 'acknowledgement' };
     }
     answers.forEach((a, k) => {
       const index = messages[k]!.index;

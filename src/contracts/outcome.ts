@@ -17,7 +17,7 @@
  */
 export type SendOutcome =
   | { readonly status: 'delivered' }
-  | { readonly status: 'retryable'; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly status: 'retryable'; readonly reason: string; readonly retryAfterMs?: number; readonly kind?: RetryKind }
   | { readonly status: 'rejected'; readonly scope: 'sink' | 'batch'; readonly reason: string }
   | { readonly status: 'partial'; readonly failures: readonly ItemFailure[] }
   | { readonly status: 'unidentified'; readonly refused: number; readonly reason: string };
@@ -30,6 +30,18 @@ export interface ItemFailure {
   readonly reason: string;
   readonly retryAfterMs?: number;
 }
+
+/**
+ * Why a send is tried again, in a few words that can label a metric (`audit_forwarder_retries_total{reason}`):
+ * - `unanswered`: no answer (connection refused or reset, timeout, TLS files not usable);
+ * - `status`: the destination answered that it failed or is unavailable (5xx, 408);
+ * - `throttled`: the destination asked to slow down (429);
+ * - `acknowledgement`: sent, but the destination's acknowledgement did not come (HEC indexer ack, RELP);
+ * - `item`: the destination refused some records of the batch for now (Elasticsearch 429 items …);
+ * - `other`: anything a sink did not classify.
+ */
+export type RetryKind = 'unanswered' | 'status' | 'throttled' | 'acknowledgement' | 'item' | 'other';
+export const RETRY_KINDS: readonly RetryKind[] = ['unanswered', 'status', 'throttled', 'acknowledgement', 'item', 'other'];
 
 /** How a record ended: the words of metrics, logs and reports. Counts add up to what was read. */
 export type RecordStatus = 'delivered' | 'skipped' | 'rejected' | 'dead_lettered';

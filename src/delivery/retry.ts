@@ -2,7 +2,7 @@
 // route; a source's read goes on from its last record after a retryable failure, or stops the route.
 import pRetry from 'p-retry';
 import { isForwarderError } from '../contracts/errors.ts';
-import type { ItemFailure, SendOutcome } from '../contracts/outcome.ts';
+import type { ItemFailure, RetryKind, SendOutcome } from '../contracts/outcome.ts';
 import type { SinkRecord, Sink, SinkBatch } from '../contracts/sink.ts';
 import type { Position, Source, SourceReadOptions, SourceRecord } from '../contracts/source.ts';
 import { fsErrorMeaning } from '../util/fs-errors.ts';
@@ -28,6 +28,8 @@ export interface RetryEvent {
   readonly records: number;
   /** The error code, when the failure carried one (`FWD_SOURCE_IO`, `EIO` …). */
   readonly code?: string;
+  /** For a sink: why the send is tried again (`other` when the sink did not say). */
+  readonly kind?: RetryKind;
 }
 
 export interface RetryOptions {
@@ -41,10 +43,12 @@ export interface RetryOptions {
 class Retryable extends Error {
   readonly retryAfterMs: number | undefined;
   readonly code: string | undefined;
-  constructor(reason: string, retryAfterMs: number | undefined, code?: string) {
+  readonly kind: RetryKind | undefined;
+  constructor(reason: string, retryAfterMs: number | undefined, code?: string, kind?: RetryKind) {
     super(reason);
     this.retryAfterMs = retryAfterMs;
     this.code = code;
+    this.kind = kind;
   }
 }
 
@@ -65,7 +69,14 @@ async function retrying<T>(attempt: () => Promise<T>, signal: AbortSignal, optio
     onFailedAttempt: async ({ error, attemptNumber }) => {
       if (!(error instanceof Retryable)) return;
       const delayMs = backoffDelay(options.policy, attemptNumber, error.retryAfterMs, options.random);
-      options.onRetry?.({ attempt: attemptNumber, delayMs, reason: error.message, records: records(), ...(error.code !== undefined ? { code: error.code } : {}) });
+      options.onRetry?.({
+        attempt: attemptNumber,
+        delayMs,
+        reason: error.message,
+        records: records(),
+        ...(error.code !== undefined ? { code: error.code } : {}),
+        ...(error.kind !== undefined ? { kind: error.kind } : {}),
+      });
       await sleep(delayMs, signal);
     },
   });
@@ -129,7 +140,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
 
   const attemptFirst = async (): Promise<SendOutcome> => {
     const outcome = await untilAborted(sink.send(batchOf(queue[0]!), signal), signal);
-    if (outcome.status === 'retryable') throw new Retryable(outcome.reason, outcome.retryAfterMs);
+    if (outcome.status === 'retryable') throw new Retryable(outcome.reason, outcome.retryAfterMs, undefined, outcome.kind ?? 'other');
     if (outcome.status === 'partial') {
       const current = queue[0]!;
       const retry: SinkRecord[] = [];
@@ -149,7 +160,7 @@ export async function deliverWithRetry(sink: Sink, batch: SinkBatch, signal: Abo
       });
       if (retry.length > 0) {
         queue[0] = retry;
-        throw new Retryable(`${retry.length} record(s) to resend: ${retryReason}`, retryAfterMs);
+        throw new Retryable(`${retry.length} record(s) to resend: ${retryReason}`, retryAfterMs, undefined, 'item');
       }
     }
     return outcome;

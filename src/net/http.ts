@@ -211,8 +211,8 @@ export function httpClientOf(settings: HttpSinkSettings, tlsEvents?: TlsEvents):
  * duplicate, which each sink's docs say how it handles.
  */
 export function unansweredOutcome(error: unknown, signal: AbortSignal, destination: string): SendOutcome {
-  if (signal.aborted) return { status: 'retryable', reason: 'aborted' };
+  if (signal.aborted) return { status: 'retryable', reason: 'aborted', kind: 'unanswered' };
   if (error instanceof CredentialValueError) return { status: 'rejected', scope: 'sink', reason: error.message };
-  if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}` };
-  return { status: 'retryable', reason: `no answer from ${destination} (${explainNetworkError(error)}); the batch is sent again` };
+  if (error instanceof TlsFileError) return { status: 'retryable', reason: `not sent: ${error.message}`, kind: 'unanswered' };
+  return { status: 'retryable', reason: `no answer from ${destination} (${explainNetworkError(error)}); the batch is sent again`, kind: 'unanswered' };
 }

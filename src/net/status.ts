@@ -1,6 +1,6 @@
 // The default meaning of an HTTP status for a sink, as data: accepted, retried (Retry-After), batch split, or the route stops.
 import { STATUS_CODES } from 'node:http';
-import type { SendOutcome } from '../contracts/outcome.ts';
+import type { RetryKind, SendOutcome } from '../contracts/outcome.ts';
 import { parseRetryAfter } from '../delivery/backoff.ts';
 
 /**
@@ -64,10 +64,10 @@ export function statusRule(status: number, rules: readonly StatusRule[] = []): S
 }
 
 /** What an action (other than `accepted`) makes of a send: see `statusOutcome`. */
-export function actionOutcome(action: Exclude<StatusAction, 'accepted'>, reason: string, retryAfterMs?: number): SendOutcome {
+export function actionOutcome(action: Exclude<StatusAction, 'accepted'>, reason: string, retryAfterMs?: number, kind: RetryKind = 'status'): SendOutcome {
   switch (action) {
     case 'retry':
-      return retryAfterMs === undefined ? { status: 'retryable', reason } : { status: 'retryable', reason, retryAfterMs };
+      return retryAfterMs === undefined ? { status: 'retryable', reason, kind } : { status: 'retryable', reason, retryAfterMs, kind };
     case 'split':
       return { status: 'rejected', scope: 'batch', reason };
     case 'credentials':
@@ -111,5 +111,5 @@ export function statusOutcome(reply: StatusReply, nowMs: number, options: Status
   const reason =
     `${options.what ?? 'HTTP'} ${reply.status}${phrase === undefined ? '' : ` ${phrase}`} (${rule.meaning}${location})` +
     `${options.detail === undefined || options.detail === '' ? '' : `: ${options.detail}`}${hint === undefined ? '' : `: ${hint}`}`;
-  return actionOutcome(rule.action, reason, rule.action === 'retry' ? parseRetryAfter(reply.retryAfter, nowMs) : undefined);
+  return actionOutcome(rule.action, reason, rule.action === 'retry' ? parseRetryAfter(reply.retryAfter, nowMs) : undefined, reply.status === 429 ? 'throttled' : 'status');
 }

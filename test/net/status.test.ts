@@ -45,8 +45,9 @@ describe('statusOutcome', () => {
       status: 'retryable',
       reason: 'HTTP 503 Service Unavailable (the server is unavailable or overloaded)',
       retryAfterMs: 7_000,
+      kind: 'status',
     });
-    expect(statusOutcome({ status: 429, retryAfter: 'Tue, 12 May 2026 10:01:30 GMT' }, NOW)).toMatchObject({ status: 'retryable', retryAfterMs: 90_000 });
+    expect(statusOutcome({ status: 429, retryAfter: 'Tue, 12 May 2026 10:01:30 GMT' }, NOW)).toMatchObject({ status: 'retryable', retryAfterMs: 90_000, kind: 'throttled' });
     expect(statusOutcome({ status: 500, retryAfter: 'soon' }, NOW)).not.toHaveProperty('retryAfterMs');
   });
 
