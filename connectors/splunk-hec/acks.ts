@@ -56,6 +56,8 @@ export interface AckTracker {
   /** Call just before a data request is sent. */
   begin(): PostTicket;
   readonly counters: Readonly<AckCounters>;
+  /** Requests waiting for their acknowledgement now. */
+  pending(): number;
   /** Pending waits end as `aborted`; polling stops. */
   close(): void;
 }
@@ -205,6 +207,7 @@ export function createAckTracker(options: AckTrackerOptions): AckTracker {
 
   return {
     counters,
+    pending: () => pending.size,
     acquire(signal) {
       if (signal.aborted) return Promise.reject(signal.reason);
       const take = (): (() => void) => {

@@ -193,6 +193,7 @@ export function createSplunkHecSink(name: string, config: SplunkHecSinkConfig, c
       void p.finally(() => sends.delete(p));
       return p;
     },
+    pendingAcknowledgements: () => acks.pending(),
     check: (ctx) => check(ctx).catch((error: unknown) => ({ ok: false, detail: `check failed: ${(error as Error).message}` })),
     close() {
       closing ??= (async () => {

@@ -114,6 +114,8 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
 
   // RELP: one session at a time; a broken one is replaced on the next send, and what it left unanswered is sent again.
   let session: Promise<RelpSession> | undefined;
+  /** The session once open, for the pending-acknowledgements metric (which cannot await). */
+  let opened: RelpSession | undefined;
   const sentOn = new WeakMap<RelpSession, number>();
   const sends = createSendTracker();
   let closed = false;
@@ -121,7 +123,9 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
 
   async function openRelp(signal: AbortSignal): Promise<RelpSession> {
     const { socket } = await openStream(target, signal);
-    return RelpSession.open(socket, { window: config.relp.window, openTimeoutMs: config.timeout, responseTimeoutMs: config.timeout });
+    const s = await RelpSession.open(socket, { window: config.relp.window, openTimeoutMs: config.timeout, responseTimeoutMs: config.timeout });
+    opened = s;
+    return s;
   }
 
   /** The open session, or a new one when there is none or it broke (or failed to open). */
@@ -223,6 +227,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
       if (config.transport === 'udp') return sends.track(sendDatagrams(batch));
       return sends.track(sendStream(batch, signal));
     },
+    pendingAcknowledgements: () => (opened === undefined || opened.broken ? 0 : opened.outstanding),
     check: () => check().catch((error: unknown) => ({ ok: false, detail: `check failed: ${(error as Error).message}` })),
     close() {
       closing ??= (async () => {

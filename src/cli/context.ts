@@ -6,7 +6,7 @@ import { loadConfig } from '../config/loader.ts';
 import type { ForwarderConfig } from '../config/schema.ts';
 import { loadConnectors } from '../contracts/connector.ts';
 import { ForwarderError } from '../contracts/errors.ts';
-import { createLogger, type Logger, type LogLevel } from '../logging.ts';
+import { createLogger, type Logger, type LogFormat, type LogLevel } from '../logging.ts';
 import { parseTimeArgument } from '../model/time.ts';
 import type { RunnerDeps } from '../pipeline/runner.ts';
 
@@ -16,12 +16,29 @@ export interface CommandContext {
   readonly logger: Logger;
 }
 
+/** `--log-level` and `--log-format` of the command line: they win over the configuration's `logging`. */
+const cliLogging: { level?: LogLevel; format?: LogFormat } = {};
+
+export function setCliLogging(options: { logLevel?: LogLevel; logFormat?: LogFormat }): void {
+  if (options.logLevel !== undefined) cliLogging.level = options.logLevel;
+  if (options.logFormat !== undefined) cliLogging.format = options.logFormat;
+}
+
+/** True when the log level was given on the command line (a reload then keeps it). */
+export function logLevelFromCli(): boolean {
+  return cliLogging.level !== undefined;
+}
+
+/**
+ * The validated configuration, the engine's dependencies and the logger. `logLevel` is the command's own default
+ * (`check` logs nothing unless asked); `--log-level` wins over it, and it over the configuration.
+ */
 export async function loadContext(configPath: string | undefined, logLevel?: LogLevel): Promise<CommandContext> {
   if (configPath === undefined) {
     throw new ForwarderError('FWD_CLI_USAGE', 'missing -c/--config <file>', { stage: 'cli', disposition: 'fatal' });
   }
   const config = await readConfig(configPath);
-  const logger = createLogger({ level: logLevel ?? config.logging.level });
+  const logger = createLogger({ level: cliLogging.level ?? logLevel ?? config.logging.level, format: cliLogging.format ?? config.logging.format });
   const store = createFileCheckpointStore(config.checkpoints.directory);
   return { config, logger, deps: { registry: connectors, mappings, store, logger } };
 }

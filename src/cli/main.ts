@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `audit-forwarder` command line: one sub-command per file in this folder.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.ts';
+import { setCliLogging } from './context.ts';
 import { isForwarderError } from '../contracts/errors.ts';
 import { registerCheck } from './check.ts';
 import { registerCheckpoint } from './checkpoint.ts';
@@ -10,12 +12,16 @@ import { registerMap } from './map.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSetup } from './setup.ts';
+import { FORWARDER_VERSION } from '../version.ts';
 
 export function buildProgram(): Command {
   const program = new Command('audit-forwarder')
     .description('Forwards security audit events (Cofide Connect, IBM CADF audit files) to a SIEM, at least once.')
-    .version('0.1.0')
+    .version(FORWARDER_VERSION)
     .showHelpAfterError()
+    .addOption(new Option('--log-level <level>', 'log level, over the configuration\'s logging.level').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'json (one object per line) or pretty (for a terminal), over logging.format').choices(LOG_FORMATS))
+    .hook('preAction', (_program, action) => setCliLogging(action.optsWithGlobals()))
     .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  $ audit-forwarder run -c examples/demo/config.yaml\n\nDocs: docs/cli.md, docs/configuration.md`);
   registerRun(program);
   registerReplay(program);

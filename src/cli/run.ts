@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import { createFileCheckpointStore } from '../checkpoint/file-store.ts';
 import { Daemon } from '../pipeline/daemon.ts';
 import type { LaneSummary } from '../pipeline/runner.ts';
-import { loadContext, readConfig } from './context.ts';
+import { createMetrics } from '../observe/metrics.ts';
+import { startOpsServer, type OpsServer } from '../observe/server.ts';
+import { loadContext, logLevelFromCli, readConfig } from './context.ts';
 import { EXIT } from './exit-codes.ts';
-import { formatSummary } from './summary.ts';
+import { laneSummaryFields, laneSummaryLine } from './summary.ts';
 
 /** The first line of how the run ended: which routes failed and why, or that it stopped or ran out of input. */
 export function headline(summary: readonly LaneSummary[], signalled: boolean): string {
@@ -37,27 +39,49 @@ Example:
     )
     .action(async (opts: { config: string }) => {
       const { config, deps, logger } = await loadContext(opts.config);
-      const daemon = await Daemon.create({ config, deps, logger, load: () => readConfig(opts.config), storeFor: createFileCheckpointStore });
+      // Served from before the routes are prepared: alive at once, ready once every route runs.
+      let daemon: Daemon | undefined;
+      const starting = { ready: false, reason: 'starting', lanes: [] };
+      const server: OpsServer | undefined =
+        config.server.listen === undefined
+          ? undefined
+          : await startOpsServer({
+              listen: config.server.listen,
+              metrics: createMetrics({ lanes: () => daemon?.observe() ?? [], ready: () => daemon?.readiness().ready ?? false }),
+              readiness: () => daemon?.readiness() ?? starting,
+              logger,
+            });
+      try {
+        daemon = await Daemon.create({ config, deps, logger, load: () => readConfig(opts.config), storeFor: createFileCheckpointStore, keepLogLevel: logLevelFromCli() });
+      } catch (error) {
+        await server?.close();
+        throw error;
+      }
+      const running = daemon;
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
         logger.info({ signal: sig }, 'signal received');
-        if (signals === 1) daemon.shutdown();
-        else daemon.abortAll();
+        if (signals === 1) running.shutdown();
+        else running.abortAll();
       };
       const onHangup = () => {
         logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
-        void daemon.reload();
+        void running.reload();
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       process.on('SIGHUP', onHangup);
-      logger.info({ routes: Object.keys(config.routes), lanes: daemon.lanes.length }, 'forwarding');
-      const summary = await daemon.run();
+      logger.info({ routes: Object.keys(config.routes), lanes: Object.values(config.routes).reduce((n, r) => n + r.to.length, 0) }, 'forwarding');
+      const summary = await running.run();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
-      process.stderr.write(`audit-forwarder: ${headline(summary, signals > 0)}\n${formatSummary(summary)}`);
-      process.exitCode = summary.some((s) => s.state === 'failed') ? EXIT.failure : EXIT.ok;
+      await server?.close();
+      // The daemon's summary is log lines (one per lane, then how the run ended), for whatever collects its logs.
+      const failed = summary.some((s) => s.state === 'failed');
+      for (const s of summary) logger[s.state === 'failed' ? 'error' : 'info'](laneSummaryFields(s), laneSummaryLine(s));
+      logger[failed ? 'error' : 'info']({ lanes: summary.length, failed: summary.filter((s) => s.state === 'failed').length }, `run ended: ${headline(summary, signals > 0)}`);
+      process.exitCode = failed ? EXIT.failure : EXIT.ok;
     });
 }

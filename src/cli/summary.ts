@@ -2,16 +2,41 @@
 import type { ReplayChunkReport } from '../contracts/source.ts';
 import type { LaneSummary } from '../pipeline/runner.ts';
 
+/** How one lane ended, on one line: `r1 → archive: finished; read 48, delivered 45, …` (the status words). */
+export function laneSummaryLine(l: LaneSummary): string {
+  const c = l.counters;
+  const counts = `read ${c.read}, delivered ${c.delivered}, skipped ${c.skipped}, rejected ${c.rejected}, dead-lettered ${c.dead_lettered}`;
+  const extra = c.inFlight > 0 ? `, not committed ${c.inFlight}` : '';
+  const retries = `${c.retries > 0 ? `; ${c.retries} retries` : ''}${c.sourceRetries > 0 ? `; ${c.sourceRetries} source retries` : ''}`;
+  return `${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${retries}`;
+}
+
+/** The same as fields of a log line (`run`'s summary): the counts under the status vocabulary's names. */
+export function laneSummaryFields(l: LaneSummary): Record<string, unknown> {
+  const c = l.counters;
+  return {
+    route: l.route,
+    sink: l.sink,
+    state: l.state,
+    read: c.read,
+    delivered: c.delivered,
+    skipped: c.skipped,
+    rejected: c.rejected,
+    dead_lettered: c.dead_lettered,
+    not_committed: c.inFlight,
+    retries: c.retries,
+    source_retries: c.sourceRetries,
+    ...(l.error !== undefined ? { err: l.error } : {}),
+    ...(l.sourceStats !== undefined ? { source: l.sourceStats } : {}),
+  };
+}
+
+/** For interactive commands (`replay`, `dlq redrive`): each lane's line, its error, source counters and chunks. */
 export function formatSummary(lanes: readonly LaneSummary[]): string {
   const rows = lanes.map((l) => {
-    const c = l.counters;
-    const counts = `read ${c.read}, delivered ${c.delivered}, skipped ${c.skipped}, rejected ${c.rejected}, dead-lettered ${c.dead_lettered}`;
-    const extra = c.inFlight > 0 ? `, not committed ${c.inFlight}` : '';
     const err = l.error !== undefined ? `\n    error: ${l.error}` : '';
     const stats = l.sourceStats === undefined ? '' : `\n    source: ${Object.entries(l.sourceStats).map(([k, v]) => `${k} ${v}`).join(', ')}`;
-    const chunks = formatChunks(l.replayReport ?? []);
-    const retries = `${c.retries > 0 ? `; ${c.retries} retries` : ''}${c.sourceRetries > 0 ? `; ${c.sourceRetries} source retries` : ''}`;
-    return `  ${l.route} → ${l.sink}: ${l.state}; ${counts}${extra}${retries}${err}${stats}${chunks}`;
+    return `  ${laneSummaryLine(l)}${err}${stats}${formatChunks(l.replayReport ?? [])}`;
   });
   return `${rows.join('\n')}\n`;
 }

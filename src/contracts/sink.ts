@@ -82,6 +82,11 @@ export interface Sink {
    * - `signal` aborts a send in progress; the outcome is then `retryable`.
    */
   send(batch: SinkBatch, signal: AbortSignal): Promise<SendOutcome>;
+  /**
+   * Optional: requests sent whose acknowledgement the destination has not given yet (HEC indexer acks, RELP
+   * transactions), for the `audit_forwarder_pending_acknowledgements` metric. Cheap; never throws.
+   */
+  pendingAcknowledgements?(): number;
   /** Tries the destination without sending audit data (connection, credentials). Never throws. */
   check(context?: CheckContext): Promise<CheckResult>;
   /** Finishes what was handed over and releases resources. Idempotent. */

@@ -4,7 +4,8 @@ import type { CheckpointStore } from '../contracts/checkpoint-store.ts';
 import { isForwarderError } from '../contracts/errors.ts';
 import type { Logger } from '../logging.ts';
 import { planReload } from './reload.ts';
-import { Runner, prepareRoute, type LaneSummary, type RunnerDeps } from './runner.ts';
+import { readiness, type Readiness } from '../observe/health.ts';
+import { Runner, prepareRoute, type LaneSummary, type LaneView, type RunnerDeps } from './runner.ts';
 
 export interface DaemonOptions {
   readonly config: ForwarderConfig;
@@ -14,6 +15,8 @@ export interface DaemonOptions {
   readonly load: () => Promise<ForwarderConfig>;
   /** The checkpoint store of a checkpoint directory (a reload may move it). */
   readonly storeFor: (directory: string) => CheckpointStore;
+  /** The log level was set on the command line (`--log-level`): a reload does not change it. */
+  readonly keepLogLevel?: boolean;
 }
 
 /** What one reload did, per route. */
@@ -74,9 +77,24 @@ export class Daemon {
     return this.runner.lanes;
   }
 
+  /** Every lane that ran or runs, with its counters so far (for /metrics). */
+  observe(): LaneView[] {
+    return this.runner.observe();
+  }
+
+  /** What /readyz answers now (see observe/health.ts). */
+  readiness(now: number = Date.now()): Readiness {
+    const phase = this.runner.isStopping ? 'stopping' : this.running ? 'running' : 'starting';
+    return readiness({ routes: Object.keys(this.config.routes), lanes: this.runner.observe(), stuckAfterMs: this.config.server.stuckAfterMs, phase, now });
+  }
+
+  private running = false;
+
   /** Runs until every route has ended (bounded sources) or `shutdown`; the summary of every lane that ran. */
   run(): Promise<LaneSummary[]> {
-    return this.runner.run();
+    const ran = this.runner.run();
+    this.running = true;
+    return ran;
   }
 
   shutdown(): void {
@@ -110,7 +128,10 @@ export class Daemon {
       logger.error({ err: refused }, 'configuration reload refused; still running on the previous configuration');
       return { applied: false, refused, ...none };
     }
-    logger.level = next.logging.level;
+    if (!this.options.keepLogLevel) logger.level = next.logging.level;
+    if (next.server.listen !== this.config.server.listen) {
+      logger.warn({ listen: this.config.server.listen ?? null, configured: next.server.listen ?? null }, 'server.listen changed: it takes effect at the next start');
+    }
     this.runner.shutdownTimeoutMs = next.shutdownTimeoutMs;
     const nextDeps = this.depsFor(next);
     const running = new Map([...this.from].filter(([name]) => this.runner.running.includes(name)));

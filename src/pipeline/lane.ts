@@ -9,7 +9,7 @@ import type { DeadLetterCode } from '../contracts/errors.ts';
 import type { DeadLetterEntry } from '../delivery/dead-letter.ts';
 import { createDeadLetterLog, type DeadLetterLog } from '../delivery/dead-letter-log.ts';
 import type { BackoffPolicy } from '../delivery/backoff.ts';
-import { deliverWithRetry, readWithRetry, SourceReadError } from '../delivery/retry.ts';
+import { deliverWithRetry, readWithRetry, SourceReadError, type DeliveryResult } from '../delivery/retry.ts';
 import { encodeValue } from '../delivery/encode.ts';
 import { severityOf } from '../../mappings/common/taxonomy.ts';
 import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
@@ -79,11 +79,17 @@ export class Lane {
   private failure: string | undefined;
   /** The last position handed to `commit` (undefined before the first). */
   committed: Position | undefined;
+  /** When the lane started or last committed (ms): with records pending, how long it has made no progress. */
+  committedAt: number;
+  /** Since when (ms) the source keeps failing and is retried; undefined while it reads. */
+  sourceFailingSince: number | undefined;
+  private state: LaneState = 'running';
   private slotFreed: (() => void) | undefined;
   private readonly deadLetterLog: DeadLetterLog;
 
   constructor(options: LaneOptions) {
     this.opts = options;
+    this.committedAt = (options.now ?? Date.now)();
     this.deadLetterLog = options.logDeadLetters === false ? { report: () => undefined, close: () => undefined } : createDeadLetterLog(options.logger);
   }
 
@@ -100,11 +106,23 @@ export class Lane {
     return this.failure;
   }
 
+  /** `running` until `run()` resolves, then how it ended. */
+  get currentState(): LaneState {
+    return this.failure !== undefined ? 'failed' : this.state;
+  }
+
+  /** Batches being sent now (not counting those waiting for a free slot). */
+  get batchesInFlight(): number {
+    return this.inFlight.size;
+  }
+
   async run(): Promise<LaneResult> {
     const o = this.opts;
     const acker = new OrderedAcker((position, records) => {
       if (o.dryRun) return;
       this.committed = position;
+      this.committedAt = (o.now ?? Date.now)();
+      o.logger.debug({ records, position }, 'committed');
       try {
         o.commit(position, records);
       } catch (error) {
@@ -120,10 +138,13 @@ export class Lane {
         policy: o.retry,
         onRetry: (e) => {
           this.counters.sourceRetries++;
+          bump(this.counters.sourceRetriesByCode, e.code ?? 'other');
+          this.sourceFailingSince ??= (o.now ?? Date.now)();
           o.logger.warn({ attempt: e.attempt, delayMs: e.delayMs, code: e.code, reason: e.reason }, 'reading the source failed; reading again from the last record read');
         },
       });
       for await (const chunk of reading) {
+        this.sourceFailingSince = undefined;
         // When the forwarder observed these records: given to the mappings, which never read the clock.
         const options: MappingOptions = { ...o.mappingOptions, observedTime: nowCanonical((o.now ?? Date.now)()) };
         for (const rec of chunk) {
@@ -155,8 +176,8 @@ export class Lane {
       if (this.inFlight.size > 0) await Promise.race(this.inFlight);
     }
     this.deadLetterLog.close();
-    if (this.failure !== undefined) return { state: 'failed', error: this.failure, counters: this.counters };
-    return { state: stoppedEarly ? 'stopped' : 'finished', counters: this.counters };
+    if (this.failure !== undefined) return { state: (this.state = 'failed'), error: this.failure, counters: this.counters };
+    return { state: (this.state = stoppedEarly ? 'stopped' : 'finished'), counters: this.counters };
   }
 
   /** Selects, maps and encodes one record; returns the record to send, or undefined if it already ended. */
@@ -276,10 +297,12 @@ export class Lane {
   /** Sends one batch to its end; true when every record of it ended (delivered or rejected). */
   private async send(batch: PendingBatch): Promise<boolean> {
     const o = this.opts;
+    const sentAt = (o.now ?? Date.now)();
     const result = await deliverWithRetry(o.sink, batch, this.abortSends.signal, {
       policy: o.retry,
       onRetry: (e) => {
         this.counters.retries++;
+        bump(this.counters.retriesByKind, e.kind ?? 'other');
         o.logger.warn(
           { attempt: e.attempt, delayMs: e.delayMs, records: e.records, reason: e.reason },
           'sink did not accept the batch; retrying',
@@ -292,6 +315,8 @@ export class Lane {
     }
     if (result.aborted) return false;
     this.counters.delivered += result.delivered;
+    this.noteDelivered(batch, result.rejected);
+    o.logger.debug({ records: batch.records.length, bytes: batch.bytes, delivered: result.delivered, rejected: result.rejected.length, ms: (o.now ?? Date.now)() - sentAt }, 'batch sent');
     for (const r of result.rejected) {
       this.counters.rejected++;
       this.letter({
@@ -304,6 +329,20 @@ export class Lane {
       });
     }
     return true;
+  }
+
+  /** Bytes and newest event time of what a batch delivered (every record but the rejected ones). */
+  private noteDelivered(batch: PendingBatch, rejected: DeliveryResult['rejected']): void {
+    const refused = rejected.length === 0 ? undefined : new Set(rejected.map((r) => r.record));
+    let newest = this.counters.newestDelivered;
+    let bytes = 0;
+    for (const r of batch.records) {
+      if (refused?.has(r)) continue;
+      bytes += r.bytes;
+      if (newest === undefined || r.eventTime > newest) newest = r.eventTime;
+    }
+    this.counters.bytesDelivered += bytes;
+    this.counters.newestDelivered = newest;
   }
 
   private fail(message: string): void {
@@ -327,4 +366,8 @@ export class Lane {
     const due = started + (this.counters.read / this.opts.maxEventsPerSecond!) * 1000;
     if (due > now) await sleepUnlessAborted(due - now, this.stopReading.signal);
   }
+}
+
+function bump(m: Map<string, number>, key: string): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
 }

@@ -193,6 +193,21 @@ async function prepareLocked(
   };
 }
 
+/** One lane as the health and metrics endpoints see it: every lane that ran, or runs, in this process. */
+export interface LaneView {
+  readonly route: string;
+  readonly sink: string;
+  /** `running`, or how its last run ended. */
+  readonly state: LaneSummary['state'] | 'running';
+  readonly error?: string;
+  /** Counters since the process started: a route restarted by a reload adds up its runs. */
+  readonly counters: LaneCounters;
+  /** The running lane, for what only a running one has (batches in flight, progress, the source's stats). */
+  readonly running?: LaneHandle;
+  /** The source's counters: the running one's, else those it ended with. */
+  readonly sourceStats?: Readonly<Record<string, number>>;
+}
+
 /**
  * Runs prepared routes until every lane has ended. Routes can be stopped and started while it runs (a
  * configuration reload); `run` resolves once no route runs and no reload holds it. `shutdown()` stops reading
@@ -220,6 +235,33 @@ export class Runner {
   /** The lanes of the routes running now. */
   get lanes(): LaneHandle[] {
     return [...this.active.values()].flatMap((a) => a.prepared.lanes);
+  }
+
+  /**
+   * Every lane that ran or runs, with its counters so far: what `/metrics` and `/readyz` read. A route stopped
+   * by a reload stays, ended, with the counters it had (so they never go back).
+   */
+  observe(): LaneView[] {
+    const views = new Map<string, LaneView>();
+    for (const [key, s] of this.ended) {
+      views.set(key, { route: s.route, sink: s.sink, state: s.state, ...(s.error !== undefined ? { error: s.error } : {}), counters: s.counters, ...(s.sourceStats !== undefined ? { sourceStats: s.sourceStats } : {}) });
+    }
+    for (const l of this.lanes) {
+      const key = `${l.route}\u0000${l.sink}`;
+      const before = this.ended.get(key);
+      const stats = l.source.stats?.();
+      const failure = l.lane.failed;
+      views.set(key, {
+        route: l.route,
+        sink: l.sink,
+        state: l.lane.currentState,
+        ...(failure !== undefined ? { error: failure } : {}),
+        counters: before === undefined ? l.lane.counters : addCounters(before.counters, l.lane.counters),
+        running: l,
+        ...(stats !== undefined ? { sourceStats: addStats(before?.sourceStats, stats) } : {}),
+      });
+    }
+    return [...views.values()];
   }
 
   /** Names of the routes running now. */
@@ -309,7 +351,11 @@ export class Runner {
   private record(s: LaneSummary): void {
     const key = `${s.route}\u0000${s.sink}`;
     const before = this.ended.get(key);
-    this.ended.set(key, before === undefined ? s : { ...s, counters: addCounters(before.counters, s.counters) });
+    if (before === undefined) this.ended.set(key, s);
+    else {
+      const stats = s.sourceStats === undefined ? before.sourceStats : addStats(before.sourceStats, s.sourceStats);
+      this.ended.set(key, { ...s, counters: addCounters(before.counters, s.counters), ...(stats !== undefined ? { sourceStats: stats } : {}) });
+    }
   }
 
   private async runRoute(r: PreparedRoute): Promise<LaneSummary[]> {
@@ -338,4 +384,12 @@ export class Runner {
     }
     return ended;
   }
+}
+
+/** A source's counters over two runs of its lane (before and after a reload). */
+function addStats(a: Readonly<Record<string, number>> | undefined, b: Readonly<Record<string, number>>): Readonly<Record<string, number>> {
+  if (a === undefined) return b;
+  const sum: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }

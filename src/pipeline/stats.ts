@@ -13,7 +13,14 @@ export interface LaneCounters {
   retries: number;
   /** Reads of the source again after a retryable failure. */
   sourceRetries: number;
+  /** `retries` by why (`RetryKind`), and `sourceRetries` by error code (`other` without one): metric labels. */
+  readonly retriesByKind: Map<string, number>;
+  readonly sourceRetriesByCode: Map<string, number>;
   bytesRead: number;
+  /** Bytes of the encoded records delivered (before compression and framing). */
+  bytesDelivered: number;
+  /** Time (canonical RFC 3339) of the newest event delivered: how far behind the destination is (lag). */
+  newestDelivered: string | undefined;
   /** Time of the last event read, for progress within a time range. */
   lastEventTime: string | undefined;
   /** Records sent (or, in a dry run, that would be sent) per event type. */
@@ -29,7 +36,11 @@ export function createCounters(): LaneCounters {
     dead_lettered: 0,
     retries: 0,
     sourceRetries: 0,
+    retriesByKind: new Map<string, number>(),
+    sourceRetriesByCode: new Map<string, number>(),
     bytesRead: 0,
+    bytesDelivered: 0,
+    newestDelivered: undefined as string | undefined,
     lastEventTime: undefined as string | undefined,
     byType: new Map<string, number>(),
     get inFlight(): number {
@@ -46,8 +57,9 @@ export function countStatus(c: LaneCounters, status: RecordStatus, n = 1): void 
 /** The counters of two runs of one lane (before and after a reload restarted it), added up. */
 export function addCounters(a: LaneCounters, b: LaneCounters): LaneCounters {
   const c = createCounters();
-  for (const k of ['read', 'delivered', 'skipped', 'rejected', 'dead_lettered', 'retries', 'sourceRetries', 'bytesRead'] as const) c[k] = a[k] + b[k];
+  for (const k of ['read', 'delivered', 'skipped', 'rejected', 'dead_lettered', 'retries', 'sourceRetries', 'bytesRead', 'bytesDelivered'] as const) c[k] = a[k] + b[k];
   c.lastEventTime = b.lastEventTime ?? a.lastEventTime;
-  for (const m of [a.byType, b.byType]) for (const [t, n] of m) c.byType.set(t, (c.byType.get(t) ?? 0) + n);
+  c.newestDelivered = [a.newestDelivered, b.newestDelivered].filter((t) => t !== undefined).sort().at(-1);
+  for (const k of ['byType', 'retriesByKind', 'sourceRetriesByCode'] as const) for (const m of [a[k], b[k]]) for (const [t, n] of m) c[k].set(t, (c[k].get(t) ?? 0) + n);
   return c;
 }

@@ -131,7 +131,7 @@ describe('audit-forwarder run: SIGHUP reloads the configuration', () => {
     d.child.kill('SIGHUP');
     await waitFor('the reload', () => d.logs().some((l) => l.msg === 'configuration reloaded'), d);
     expect(d.logs().find((l) => l.msg === 'configuration reloaded')).toMatchObject({ restarted: ['r1'], failed: ['r1'] });
-    expect(d.logs().some((l) => l.route === 'r1' && l.level === 50 && String(l.err).includes('checkpoint'))).toBe(true);
+    expect(d.logs().some((l) => l.route === 'r1' && l.level === 'error' && String(l.err).includes('checkpoint'))).toBe(true);
     appendFileSync(input, connectEventLines(10, 10));
     await waitFor('20 events', () => idsIn(out).length >= 20, d);
     d.child.kill('SIGTERM');

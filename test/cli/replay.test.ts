@@ -115,7 +115,7 @@ describe('audit-forwarder replay', () => {
     expect(readFileSync(liveCheckpoint)).toEqual(liveBytes);
 
     // The live route still has nothing new to send.
-    const liveAgain = await cli(['run', '-c', config]);
+    const liveAgain = await cli(['run', '-c', config, '--log-level', 'info']);
     expect(liveAgain.code).toBe(0);
     expect(liveAgain.stderr).toContain('r1 → archive: finished; read 0, delivered 0');
   });

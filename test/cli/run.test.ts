@@ -40,7 +40,7 @@ describe('audit-forwarder run', () => {
     const out = join(dir, 'out/archive.jsonl');
     const dlq = join(dir, 'state/dead-letter/r1.dlq.jsonl');
 
-    const first = await cli(['run', '-c', config]);
+    const first = await cli(['run', '-c', config, '--log-level', 'info']);
     expect(first.code).toBe(0);
     expect(first.stderr).toContain('r1 → archive: finished; read 12, delivered 10, skipped 0, rejected 0, dead-lettered 2');
     expect(idsIn(out)).toEqual(range(0, 10).map(idOf));
@@ -56,7 +56,7 @@ describe('audit-forwarder run', () => {
     expect(letters[1]!.path).toBe('occurredAt');
 
     // Again: nothing new is forwarded or dead-lettered.
-    const second = await cli(['run', '-c', config]);
+    const second = await cli(['run', '-c', config, '--log-level', 'info']);
     expect(second.code).toBe(0);
     expect(second.stderr).toContain('r1 → archive: finished; read 0, delivered 0');
     expect(idsIn(out)).toEqual(range(0, 10).map(idOf));
@@ -64,7 +64,7 @@ describe('audit-forwarder run', () => {
 
     // Events appended since: only they are forwarded.
     appendFileSync(input, connectEventLines(10, 5));
-    const third = await cli(['run', '-c', config]);
+    const third = await cli(['run', '-c', config, '--log-level', 'info']);
     expect(third.code).toBe(0);
     expect(third.stderr).toContain('r1 → archive: finished; read 5, delivered 5');
     expect(idsIn(out)).toEqual(range(0, 15).map(idOf));
@@ -158,12 +158,17 @@ describe('audit-forwarder run, a sink that can never be written', () => {
     write(dir, 'input.jsonl', connectEventLines(0, 20));
     write(dir, 'blocker', 'a file, not a directory\n');
     const config = write(dir, 'config.yaml', standardConfig({ sinks: { good: 'out/good.jsonl', bad: 'blocker/events.jsonl' } }));
-    const r = await cli(['run', '-c', config]);
+    const r = await cli(['run', '-c', config, '--log-level', 'info']);
     expect(r.code).toBe(1);
-    // The headline says which route failed and why.
-    expect(r.stderr).toMatch(/^audit-forwarder: route r1 → bad failed: sink bad refuses all data: .*blocker/m);
-    expect(r.stderr).toMatch(/r1 → bad: failed;.*\n\s+error: sink bad refuses all data: .*blocker/);
-    expect(r.stderr).toMatch(/r1 → good: finished; read 20, delivered 20/);
+    // The summary is log lines: one per lane (the failed one at error, with its reason), then the headline,
+    // which says which route failed and why.
+    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs.at(-1)).toMatchObject({ level: 'error', lanes: 2, failed: 1 });
+    expect(logs.at(-1)!['msg']).toMatch(/^run ended: route r1 → bad failed: sink bad refuses all data: .*blocker/);
+    const bad = logs.find((l) => l['sink'] === 'bad' && l['state'] === 'failed');
+    expect(bad).toMatchObject({ level: 'error', read: 20, delivered: 0, not_committed: 20 });
+    expect(bad!['err']).toMatch(/^sink bad refuses all data: .*blocker/);
+    expect(logs.find((l) => l['sink'] === 'good' && l['state'] === 'finished')).toMatchObject({ level: 'info', read: 20, delivered: 20, msg: expect.stringMatching(/^r1 → good: finished; read 20, delivered 20/) });
     expect(linesOf(join(dir, 'out/good.jsonl'))).toHaveLength(20);
   });
 });

@@ -28,7 +28,7 @@ routes:
 checkpoints: { directory: state/checkpoints }
 deadLetter: { directory: state/dead-letter }
 shutdownTimeout: 10s
-logging: { level: warn }
+logging: { level: info }
 `,
   );
   return dir;
@@ -79,7 +79,7 @@ describe('audit-forwarder run (child process)', () => {
     await waitFor(() => outputIds(dir).length >= total + 1000);
     second.kill('SIGTERM');
     expect(await exited(second)).toBe(0);
-    expect(second.stderrText()).toContain('stopped');
+    expect(second.stderrText()).toContain('"msg":"run ended: stopped"');
 
     const ids = outputIds(dir);
     expect(ids).toEqual(Array.from({ length: total + 1000 }, (_, i) => idOf(i)));
