@@ -34,7 +34,7 @@ const json = (body: unknown) => `${JSON.stringify(body, null, 2)}\n`;
  * - GET and HEAD only; anything else is 405, an unknown path 404. No request body is read.
  * - `/healthz`: 200 while the process serves requests (its event loop turns): restart it when this fails.
  * - `/readyz`: 200 when every route is forwarding, else 503; the body says, per lane, why (`health.ts`).
- * - `/metrics`: the registry in Prometheus text format (or OpenMetrics when the scraper asks for it).
+ * - `/metrics`: the registry in Prometheus text format 0.0.4 (what every Prometheus-compatible scraper reads).
  * - Nothing here can stop or slow forwarding: a scrape only reads counters.
  * - A port in use (or not allowed) is a start-up error naming `server.listen`.
  */
@@ -60,9 +60,6 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         return;
       }
       case '/metrics': {
-        const openMetrics = /application\/openmetrics-text/.test(req.headers.accept ?? '');
-        if (openMetrics) options.metrics.setContentType('application/openmetrics-text; version=1.0.0; charset=utf-8' as never);
-        else options.metrics.setContentType('text/plain; version=0.0.4; charset=utf-8' as never);
         options.metrics.metrics().then(
           (text) => send(200, options.metrics.contentType, text),
           (error: unknown) => {
