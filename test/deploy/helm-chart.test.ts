@@ -10,7 +10,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { connectors } from '../../connectors/index.ts';
 import { mappingNames, mappingOptionKeys } from '../../mappings/index.ts';
 import { parseConfig } from '../../src/config/loader.ts';
-import type { ForwarderConfig } from '../../src/config/schema.ts';
+import { routeSchema, topLevelSchema, type ForwarderConfig } from '../../src/config/schema.ts';
 import { EVENT_TYPE_NAMES } from '../../src/model/event-types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -35,8 +35,8 @@ interface Values {
     mappingOptions: Record<string, string>;
   } & Obj;
   route: Obj;
-  server: { listen: string };
-  logging: { level: string };
+  server: { listen: string } & Obj;
+  logging: { level: string } & Obj;
   shutdownTimeoutSeconds: number;
 }
 
@@ -115,8 +115,8 @@ function chartConfig(v: Values): Obj {
     checkpoints: { directory: `${STATE}/checkpoints` },
     deadLetter: { directory: `${STATE}/dead-letter` },
     shutdownTimeout: `${Math.trunc(v.shutdownTimeoutSeconds)}s`,
-    server: { listen: v.server.listen },
-    logging: { level: v.logging.level },
+    server: structuredClone(v.server),
+    logging: structuredClone(v.logging),
   };
 }
 
@@ -158,11 +158,12 @@ function schemaAt(...path: string[]): Obj {
 }
 const propertiesOf = (node: Obj): string[] => Object.keys((node['properties'] as Obj | undefined) ?? {}).sort();
 
-/** The keys a connector schema accepts (a schema with a transform, e.g. withSecret, is looked through to its object). */
-function connectorKeys(zodSchema: unknown): string[] {
-  const s = zodSchema as { shape?: Obj; def: { type: string; in?: unknown } };
+/** The keys an object schema accepts, looked through transforms (withSecret), defaults and optionals. */
+function schemaKeys(zodSchema: unknown): string[] {
+  const s = zodSchema as { shape?: Obj; def: { type: string; in?: unknown; innerType?: unknown } };
   if (s.shape !== undefined) return Object.keys(s.shape);
-  return s.def.type === 'pipe' ? connectorKeys(s.def.in) : [];
+  if (s.def.type === 'pipe') return schemaKeys(s.def.in);
+  return s.def.innerType !== undefined ? schemaKeys(s.def.innerType) : [];
 }
 
 describe('Chart.yaml', () => {
@@ -246,12 +247,21 @@ describe('values.schema.json', () => {
       [['auditFiles'], 'audit-files', 'sources'],
     ];
     for (const [path, type, kind] of pairs) {
-      const accepted = connectorKeys(connectors[kind].get(type)!.schema);
+      const accepted = schemaKeys(connectors[kind].get(type)!.schema);
       expect(propertiesOf(schemaAt(...path)).filter((k) => !accepted.includes(k)), path.join('.')).toEqual([]);
     }
-    const apiKeys = connectorKeys((connectors.sources.get('connect')!.schema as unknown as { shape: { api: { def: { innerType: unknown } } } }).shape.api.def.innerType);
-    expect(propertiesOf(schemaAt('connect', 'api')).filter((k) => !apiKeys.includes(k))).toEqual([]);
-    expect(propertiesOf(schemaAt('route')).filter((k) => !['batch', 'maxInFlight', 'retry'].includes(k))).toEqual([]);
+    const connectShape = (connectors.sources.get('connect')!.schema as unknown as { shape: Obj }).shape;
+    const pairsTop: [string[], unknown][] = [
+      [['connect', 'api'], connectShape['api']],
+      [['route'], routeSchema],
+      [['server'], topLevelSchema.shape.server],
+      [['logging'], topLevelSchema.shape.logging],
+    ];
+    for (const [path, zodSchema] of pairsTop) {
+      const accepted = schemaKeys(zodSchema);
+      expect(accepted.length, path.join('.')).toBeGreaterThan(0);
+      expect(propertiesOf(schemaAt(...path)).filter((k) => !accepted.includes(k)), path.join('.')).toEqual([]);
+    }
   });
 });
 

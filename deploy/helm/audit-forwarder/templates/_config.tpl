@@ -75,7 +75,7 @@ the forwarder's own loader; where helm is installed it also compares the two. Ch
       "checkpoints" (dict "directory" "/var/lib/audit-forwarder/checkpoints")
       "deadLetter" (dict "directory" "/var/lib/audit-forwarder/dead-letter")
       "shutdownTimeout" (printf "%ds" (int $v.shutdownTimeoutSeconds))
-      "server" (dict "listen" $v.server.listen)
-      "logging" (dict "level" $v.logging.level) -}}
+      "server" (deepCopy $v.server)
+      "logging" (deepCopy $v.logging) -}}
 {{- toYaml $config -}}
 {{- end -}}
