@@ -1,10 +1,10 @@
 // The `audit-files` source: tails IBM CADF audit files through rotation, truncation and restarts.
 import { watch, type FSWatcher } from 'node:fs';
 import { glob, open, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, matchesGlob, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, matchesGlob, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
-import type { Position, Source, SourceProgress, SourceReadOptions, SourceRecord, TimeRange } from '../../src/contracts/source.ts';
+import { sourceCheckResult, type Position, type Source, type SourceCheckResult, type SourceProgress, type SourceReadOptions, type SourceRecord, type TimeRange } from '../../src/contracts/source.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
 import type { DecodeContext } from '../../src/model/decode.ts';
 import { decodeLine, decodeLineBytes } from '../../src/model/decode.ts';
@@ -27,13 +27,12 @@ import {
   type FileState,
 } from './identity.ts';
 import { isBlankLine, LineSplitter, type LineEvent } from '../../src/util/lines.ts';
-import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
+import { checkFilePatterns, matchFiles as matchPatterns, patternDir, warnUnmatchedOnce } from '../../src/util/match-files.ts';
 
 export type { AuditFilesPosition, FileState } from './identity.ts';
 
 /** Bytes read from one file per turn: files with data take turns, so a big file does not starve the others. */
 const READ_SIZE = 256 * 1024;
-const GLOB_CHARS = /[*?[\]{}]/;
 
 /** The counters `stats()` returns. */
 export type AuditFilesStats = Record<
@@ -95,14 +94,6 @@ function ioError(name: string, what: string, e: unknown): ForwarderError {
 
 function invalid(path: string, reason: string): DecodeResult {
   return { ok: false, error: { path, reason } };
-}
-
-/** The directory a pattern's files live in, or the deepest one above its first wildcard. */
-function watchDirOf(pattern: string): string {
-  if (!GLOB_CHARS.test(pattern)) return dirname(pattern);
-  const segments = pattern.split(sep);
-  const k = segments.findIndex((s) => GLOB_CHARS.test(s));
-  return segments.slice(0, k).join(sep) || sep;
 }
 
 /**
@@ -250,6 +241,8 @@ export function createAuditFilesSource(
     identity: (): JsonValue => ({ type: 'audit-files', paths: patterns }),
     decodeRaw: (text: string) => decodeLine(text, 'cadf', configured),
     stats: () => ({ ...counters }),
+    // Live files only: generations are read when a position says they are unfinished, and need no pattern of their own.
+    check: async (): Promise<SourceCheckResult> => sourceCheckResult(await checkFilePatterns(patterns, { live: true })),
     progress(): SourceProgress | undefined {
       if (replayFiles === undefined) return undefined;
       let done = 0;
@@ -270,6 +263,7 @@ export function createAuditFilesSource(
       }
       const { signal, range } = options;
       const replay = range !== undefined;
+      await warnUnmatchedOnce(config, patterns, { live: !replay }, context.logger, name);
       const buf = Buffer.allocUnsafe(READ_SIZE);
       const tracked = new Set<Tracked>();
       const watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
@@ -611,7 +605,7 @@ export function createAuditFilesSource(
       }
 
       async function updateWatchers(): Promise<void> {
-        const dirs = new Set(patterns.map(watchDirOf));
+        const dirs = new Set(patterns.map(patternDir));
         for (const t of tracked) if (t.live) dirs.add(dirname(t.path));
         for (const dir of dirs) {
           const s = await stat(dir).catch(() => undefined);

@@ -14,7 +14,8 @@ import { PageRequestSchema } from './gen/proto/pagination/v1alpha1/pagination_pb
 import { createAuthorization, CredentialValueError } from '../../src/net/auth.ts';
 import { createRpcChannel } from '../../src/net/rpc.ts';
 import { createTlsMaterial, TlsFileError } from '../../src/net/tls.ts';
-import { PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
+import type { SourceCheckFinding } from '../../src/contracts/source.ts';
+import { checkQuery, PageTokenRefused, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -55,8 +56,24 @@ export function filterOf(query: WindowQuery): Filter {
 }
 
 
+/** What every error of the reader starts with: the route's log and its stop message say which source failed. */
+const MESSAGE_PREFIX = 'connect source: ';
+
 function sourceError(message: string, disposition: 'retryable' | 'permanent', cause: unknown): ForwarderError {
-  return new ForwarderError('FWD_SOURCE_IO', message, { stage: 'source', disposition, cause });
+  return new ForwarderError('FWD_SOURCE_IO', `${MESSAGE_PREFIX}${message}`, { stage: 'source', disposition, cause });
+}
+
+/** How the reader speaks to the server and proves who it is, for `check`: the keys in use, never their values. */
+function describeApiAuth(config: ConnectApiConfig, plaintext: boolean): string {
+  const protocol = config.protocol === 'connect' ? 'Connect protocol' : 'gRPC';
+  const transport = plaintext
+    ? `${protocol}, plaintext (loopback)`
+    : `${protocol} over TLS${config.tls.serverSpiffeId === undefined ? '' : `, server ${config.tls.serverSpiffeId}`}`;
+  const credentials = [
+    ...(config.tls.certFile !== undefined ? ['SPIFFE mTLS (client SVID api.tls.certFile)'] : []),
+    ...(config.token !== undefined ? ['bearer token'] : []),
+  ];
+  return `${transport}; credentials: ${credentials.length === 0 ? 'none' : credentials.join(' and ')}`;
 }
 
 /**
@@ -74,7 +91,7 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   const url = new URL(config.url);
   const plaintext = url.protocol === 'http:';
   if (plaintext && !LOOPBACK_HOSTS.has(url.hostname)) {
-    throw new ForwarderError('FWD_CONFIG_INVALID', `connect source: ${config.url} is not TLS; http:// is only accepted for a loopback host (tests)`, {
+    throw new ForwarderError('FWD_CONFIG_INVALID', `${MESSAGE_PREFIX}${config.url} is not TLS; http:// is only accepted for a loopback host (tests)`, {
       stage: 'config',
       disposition: 'fatal',
     });
@@ -112,18 +129,18 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
   const channel = createRpcChannel(AuditService, { baseUrl, tls, protocol: config.protocol === 'connect' ? 'connect' : 'grpc', authority });
   let closed = false;
 
-  async function listPage(filter: Filter, pageToken: string, signal: AbortSignal) {
+  async function listPage(filter: Filter, pageToken: string, pageSize: number, signal: AbortSignal) {
     let lease;
     try {
       lease = await channel.acquire();
     } catch (e) {
       if (!(e instanceof TlsFileError)) throw e;
       // Retryable: an SVID sidecar may not have written the files yet, or be half-way through a rotation.
-      throw sourceError(`connect source: ${e.message}`, 'retryable', e);
+      throw sourceError(e.message, 'retryable', e);
     }
     try {
       const authorization = await bearer?.current();
-      const request = create(ListEventsRequestSchema, { filter, pagination: create(PageRequestSchema, { pageSize: config.pageSize, pageToken }) });
+      const request = create(ListEventsRequestSchema, { filter, pagination: create(PageRequestSchema, { pageSize, pageToken }) });
       return await lease.client.listEvents(request, {
         signal,
         timeoutMs: config.deadline,
@@ -134,30 +151,46 @@ export function createApiReader(config: ConnectApiConfig, context: ConnectorCont
     }
   }
 
+  const LIST_FAILED = `ListEvents on ${where} failed: `;
+
   function failure(f: ApiFailure, cause: unknown): ForwarderError {
     const disposition = f.action === 'permanent' ? 'permanent' : 'retryable';
-    return sourceError(`connect source: ListEvents on ${where} failed: ${f.reason}: ${f.meaning} (${f.detail})`, disposition, cause);
+    return sourceError(`${LIST_FAILED}${f.reason}: ${f.meaning} (${f.detail})`, disposition, cause);
+  }
+
+  async function readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
+    if (closed) throw new Error('connect source: readPage called after close()');
+    // Nothing can match an empty inclusion list; an empty repeated field would mean "every type".
+    if (query.includeTypes !== undefined && query.includeTypes.length === 0) return { events: [] };
+    let response;
+    try {
+      response = await listPage(filterOf(query), token ?? '', query.pageSize ?? config.pageSize, signal);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      if (e instanceof ForwarderError) throw e;
+      if (e instanceof CredentialValueError) throw sourceError(e.message, 'permanent', e);
+      const f = classifyApiError(e, token !== undefined);
+      if (f.action === 'restart-window') throw new PageTokenRefused(`${where} refused the page token (${f.reason}: ${f.detail})`, { cause: e });
+      throw failure(f, e);
+    }
+    const next = response.pagination?.nextPageToken ?? '';
+    const events = response.events.map((e) => toJson(EventSchema, e) as JsonValue);
+    return next === '' ? { events } : { events, next };
   }
 
   return {
-    async readPage(query: WindowQuery, token: string | undefined, signal: AbortSignal): Promise<EventPage> {
-      if (closed) throw new Error('connect source: readPage called after close()');
-      // Nothing can match an empty inclusion list; an empty repeated field would mean "every type".
-      if (query.includeTypes !== undefined && query.includeTypes.length === 0) return { events: [] };
-      let response;
+    readPage,
+
+    async check(untilMs: number, signal: AbortSignal): Promise<SourceCheckFinding[]> {
+      const target = `${where} (${describeApiAuth(config, plaintext)})`;
       try {
-        response = await listPage(filterOf(query), token ?? '', signal);
+        const page = await readPage(checkQuery(untilMs), undefined, signal);
+        return [{ level: 'ok', detail: `${target}: ListEvents answered (${page.events.length > 0 ? 'with events' : 'no event'} in the last hour)` }];
       } catch (e) {
-        if (signal.aborted) throw signal.reason;
-        if (e instanceof ForwarderError) throw e;
-        if (e instanceof CredentialValueError) throw sourceError(`connect source: ${e.message}`, 'permanent', e);
-        const f = classifyApiError(e, token !== undefined);
-        if (f.action === 'restart-window') throw new PageTokenRefused(`${where} refused the page token (${f.reason}: ${f.detail})`, { cause: e });
-        throw failure(f, e);
+        // The reader's own message, less what the line already says (the source, the endpoint).
+        const message = (e instanceof Error ? e.message : String(e)).replace(MESSAGE_PREFIX, '').replace(LIST_FAILED, 'ListEvents failed: ');
+        return [{ level: 'failure', detail: `${target}: ${message}` }];
       }
-      const next = response.pagination?.nextPageToken ?? '';
-      const events = response.events.map((e) => toJson(EventSchema, e) as JsonValue);
-      return next === '' ? { events } : { events, next };
     },
 
     legacyIdentity(): JsonValue {

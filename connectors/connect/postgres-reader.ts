@@ -7,7 +7,8 @@ import { eventTypeByNumber } from '../../src/model/event-types.ts';
 import type { JsonObject, JsonValue } from '../../src/model/json.ts';
 import { classifyPostgresError, postgresSourceError } from './classify-postgres.ts';
 import type { ConnectPostgresConfig } from './config.ts';
-import type { ConnectEventReader, EventPage, WindowQuery } from './window.ts';
+import type { SourceCheckFinding } from '../../src/contracts/source.ts';
+import { checkQuery, type ConnectEventReader, type EventPage, type WindowQuery } from './window.ts';
 
 /*
  * The query and the index it needs.
@@ -177,7 +178,7 @@ export function buildPageQuery(config: ConnectPostgresConfig, query: WindowQuery
   if (after !== undefined) where.push(`(${col('occurredAt')}, ${col('id')}) > (${param(after.time)}, ${param(after.id)})`);
   const text =
     `SELECT ${select.join(', ')} FROM ${quoteTable(config.table)} AS t WHERE ${where.join(' AND ')} ` +
-    `ORDER BY ${col('occurredAt')}, ${col('id')} LIMIT ${param(config.pageSize)}`;
+    `ORDER BY ${col('occurredAt')}, ${col('id')} LIMIT ${param(query.pageSize ?? config.pageSize)}`;
   return { text, values };
 }
 
@@ -341,6 +342,31 @@ function guarded<T>(work: Promise<T>, signal: AbortSignal, deadlineMs: number, o
   });
 }
 
+/** What the catalog says of a table and the index a query needs on it. */
+interface IndexLookup {
+  /** `pg_class.relkind`: `r` a table, `p` a partitioned one, `v` a view, `m` a materialized view, … */
+  readonly kind: string;
+  /** The name of an index serving the columns, or null when there is none. */
+  readonly index: string | null;
+}
+
+/**
+ * The catalog query of `check`: the kind of `$1` (a quoted table name) and a valid, non-partial B-tree index of
+ * it whose first key columns are `columns` ($2, $3, …), in that order and all in one direction (so that an index
+ * scan, forward or backward, yields rows in the order of `ORDER BY` on them). Pure.
+ */
+export function servingIndexQuery(columns: number): string {
+  const att = (k: number) => `(SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = $${k + 2} AND NOT a.attisdropped)`;
+  const keys = Array.from({ length: columns }, (_, k) => `i.indkey[${k}] = ${att(k)} AND (i.indoption[${k}] & 1) = (i.indoption[0] & 1)`);
+  return (
+    `SELECT c.relkind::text AS kind, (SELECT i.indexrelid::regclass::text FROM pg_index i ` +
+    `JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam ` +
+    `WHERE i.indrelid = c.oid AND am.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL AND i.indnkeyatts >= ${columns} ` +
+    `AND ${keys.join(' AND ')} ORDER BY i.indnkeyatts LIMIT 1) AS index ` +
+    `FROM pg_class c WHERE c.oid = to_regclass($1)`
+  );
+}
+
 /**
  * Creates the reader. Throws `FWD_CONFIG_INVALID` (fatal) when the connection string is not a
  * `postgres://` URL, the table name (or the links table's) is not `table` or `schema.table`, the TLS settings
@@ -461,6 +487,30 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
     }
   }
 
+  /** Whether `table` has an index whose first key columns are `columns`: a warning with the statement when not. */
+  async function indexFinding(table: string, key: string, columns: readonly string[], serves: string): Promise<SourceCheckFinding> {
+    const quoted = quoteTable(table, key);
+    const list = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
+    const what = `${serves} (${columns.join(', ')})`;
+    let found: IndexLookup | undefined;
+    try {
+      const lookup = pool.query<IndexLookup>(servingIndexQuery(columns.length), [quoted, ...columns]);
+      found = (await guarded(lookup, new AbortController().signal, CONNECT_TIMEOUT_MS, () => undefined)).rows[0];
+    } catch (e) {
+      return { level: 'warning', detail: `could not look for the index of ${JSON.stringify(table)} that serves ${what}: ${(e as Error).message}` };
+    }
+    if (found === undefined) return { level: 'warning', detail: `${JSON.stringify(table)} is not in the catalog: its index could not be checked` };
+    if (found.kind === 'v') {
+      // The plan depends on the view's base table: see docs/sources/connect.md for how to check it with EXPLAIN.
+      return { level: 'ok', detail: `${JSON.stringify(table)} is a view: the index its base table needs for ${what} is not checked here (see EXPLAIN in docs/sources/connect.md)` };
+    }
+    if (found.index !== null) return { level: 'ok', detail: `index ${found.index} serves ${what}` };
+    return {
+      level: 'warning',
+      detail: `no index of ${JSON.stringify(table)} serves ${what}: each page then reads the whole table; create one: CREATE INDEX CONCURRENTLY ON ${quoted} (${list});`,
+    };
+  }
+
   // ---- LISTEN ----
   let listener: pg.Client | undefined;
   let listening: Promise<void> | undefined;
@@ -519,7 +569,7 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
     })();
   }
 
-  return {
+  const reader: Required<ConnectEventReader> = {
     // Keyset pagination: pages in (occurred_at, id) order, each after the one before.
     ordered: true,
 
@@ -533,7 +583,7 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
       const rows = result.rows;
       const events = rows.filter((r) => r[IS_SELECTED] === true).map((r) => eventJson(r, dataIsJson, linksIsJson));
       const last = rows.at(-1);
-      if (last === undefined || rows.length < config.pageSize) return { events };
+      if (last === undefined || rows.length < (query.pageSize ?? config.pageSize)) return { events };
       // The next page starts after the last row scanned, selected or not.
       return { events, next: JSON.stringify({ time: last[TIME], id: last[ID] }) };
     },
@@ -560,6 +610,21 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
       });
     },
 
+    async check(untilMs: number, signal: AbortSignal): Promise<SourceCheckFinding[]> {
+      try {
+        // The reader's own query, one row: the connection, the credentials, the table, the columns, SELECT.
+        await reader.readPage(checkQuery(untilMs), undefined, signal);
+      } catch (e) {
+        return [{ level: 'failure', detail: e instanceof Error ? e.message : String(e) }];
+      }
+      const lt = config.linksTable;
+      const tables = `table ${JSON.stringify(config.table)}${lt === undefined ? '' : ` and links table ${JSON.stringify(lt.table)}`}`;
+      const findings: SourceCheckFinding[] = [{ level: 'ok', detail: `${where}: the page query runs (connected; ${tables}, their columns and SELECT as configured)` }];
+      findings.push(await indexFinding(config.table, 'postgres.table', [config.columns.occurredAt, config.columns.id], 'the page order'));
+      if (lt !== undefined) findings.push(await indexFinding(lt.table, 'postgres.linksTable.table', [lt.columns.eventId], 'the lookup of each event\'s links'));
+      return findings;
+    },
+
     legacyIdentity: (): JsonValue => ({ host: target.host, port: target.port, database: target.database, table: config.table }),
 
     close(): Promise<void> {
@@ -574,4 +639,5 @@ export function createPostgresReader(config: ConnectPostgresConfig, context: Con
       return closing;
     },
   };
+  return reader;
 }

@@ -1,7 +1,17 @@
 // The `connect` source: Cofide Connect audit events read by time window through a ConnectEventReader, live or as a chunked replay.
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError, isForwarderError } from '../../src/contracts/errors.ts';
-import type { Position, ReplayChunkReport, Source, SourceProgress, SourceReadOptions, SourceRecord, TimeRange } from '../../src/contracts/source.ts';
+import {
+  sourceCheckResult,
+  type Position,
+  type ReplayChunkReport,
+  type Source,
+  type SourceCheckResult,
+  type SourceProgress,
+  type SourceReadOptions,
+  type SourceRecord,
+  type TimeRange,
+} from '../../src/contracts/source.ts';
 import type { BackoffPolicy } from '../../src/delivery/backoff.ts';
 import { classifySourceError, retryCall } from '../../src/delivery/retry.ts';
 import type { DecodeResult } from '../../src/model/audit-event.ts';
@@ -71,6 +81,7 @@ export interface ConnectSourceOptions {
 }
 
 export type ConnectSource = Source & {
+  check(): Promise<SourceCheckResult>;
   stats(): ConnectSourceStats;
   positionAt(time: string): Position;
   startPosition(): Position | undefined;
@@ -578,6 +589,12 @@ export function createConnectSource(
       progress === undefined ? undefined : { done: Math.min(progress.done, progress.total), total: progress.total, unit: 'events' },
 
     stats: (): ConnectSourceStats => ({ ...stats }),
+
+    async check(): Promise<SourceCheckResult> {
+      if (reader.check === undefined) return sourceCheckResult([{ level: 'ok', detail: 'nothing to check for this reader' }]);
+      // The newest events a live read would deliver: up to now − settleDelay.
+      return sourceCheckResult(await reader.check(now() - config.settleDelay, new AbortController().signal));
+    },
 
     replayReport(committed: Position | undefined): ReplayChunkReport[] {
       if (replay === undefined) return [];

@@ -1,5 +1,7 @@
 // The contract between the Connect source's cursor logic and its two transports (the Connect API, PostgreSQL).
+import type { SourceCheckFinding } from '../../src/contracts/source.ts';
 import type { JsonValue } from '../../src/model/json.ts';
+import { formatEpochMicros } from '../../src/model/time.ts';
 
 /** Which events of a time window to read. Times are canonical (RFC 3339 UTC, six fraction digits). */
 export interface WindowQuery {
@@ -11,6 +13,17 @@ export interface WindowQuery {
   readonly includeTypes?: readonly number[];
   /** Event-type numbers to exclude (pushed down as `filter.exclude.event_types`). */
   readonly excludeTypes?: readonly number[];
+  /** At most this many events in a page, instead of the configured page size (`check` reads one small page). */
+  readonly pageSize?: number;
+}
+
+/** How far back `check` looks for events: the page it reads shows the credentials work, and whether events come. */
+export const CHECK_WINDOW_MS = 3_600_000;
+
+/** The query of `ConnectEventReader.check`: one event of the hour before `untilMs` (now − settleDelay). */
+export function checkQuery(untilMs: number): WindowQuery {
+  const to = BigInt(Math.floor(untilMs)) * 1000n;
+  return { from: formatEpochMicros(to - BigInt(CHECK_WINDOW_MS) * 1000n), to: formatEpochMicros(to), pageSize: 1 };
 }
 
 /** One page of a window. */
@@ -64,6 +77,13 @@ export interface ConnectEventReader {
    * 0.2 named it: a checkpoint written under it is still accepted (see `ConnectSource.identity`).
    */
   legacyIdentity(): JsonValue;
+  /**
+   * Optional, for `audit-forwarder check`: reads one page of `checkQuery` (connection, credentials, the table and
+   * its columns, privileges) and checks what a page does not show (PostgreSQL: the indexes the query needs).
+   * The findings name the endpoint or table and how the reader authenticates, never a secret. Never throws,
+   * never retries.
+   */
+  check?(untilMs: number, signal: AbortSignal): Promise<SourceCheckFinding[]>;
   close(): Promise<void>;
 }
 

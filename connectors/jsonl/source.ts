@@ -3,12 +3,12 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
-import type { Position, Source, SourceProgress, SourceReadOptions, SourceRecord } from '../../src/contracts/source.ts';
+import { sourceCheckResult, type Position, type Source, type SourceCheckResult, type SourceProgress, type SourceReadOptions, type SourceRecord } from '../../src/contracts/source.ts';
 import { decodeLine, decodeLineBytes, type DecodeContext } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
-import { matchFiles as matchPatterns } from '../../src/util/match-files.ts';
+import { checkFilePatterns, matchFiles as matchPatterns, warnUnmatchedOnce } from '../../src/util/match-files.ts';
 import { isBlankLine, LineSplitter, type LineEvent } from '../../src/util/lines.ts';
 
 /** Position after a line: the file, the byte offset just after the line's newline, and its line number. */
@@ -123,6 +123,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
     type: 'jsonl',
     identity: (): JsonValue => ({ type: 'jsonl', paths: patterns, format: config.format }),
     decodeRaw: decodeText,
+    check: async (): Promise<SourceCheckResult> => sourceCheckResult(await checkFilePatterns(patterns, { live: config.follow })),
 
     async *read(from: Position | undefined, options: SourceReadOptions): AsyncGenerator<readonly SourceRecord[]> {
       if (from !== undefined && !isJsonlPosition(from)) {
@@ -132,8 +133,8 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
         });
       }
       const { signal } = options;
+      await warnUnmatchedOnce(config, patterns, { live: config.follow }, context.logger, name);
       let files = await listFiles();
-      if (files.length === 0 && !config.follow) context.logger.warn({ source: name, paths: patterns }, 'no file matches the source paths');
       const sizes = await Promise.all(files.map((f) => stat(f).then((s) => s.size, () => 0)));
       progress = { done: 0, total: sizes.reduce((a, b) => a + b, 0) };
       if (from !== undefined) {

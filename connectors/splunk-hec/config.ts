@@ -15,13 +15,34 @@ const urlPath = (): z.ZodType<string> =>
     if (!ctx.value.startsWith('/') || /[\s?#]/.test(ctx.value)) reportIssue(ctx, { expected: 'a URL path starting with / (no query)' }, ctx.value);
   });
 
+/** The collector's endpoints (event, raw, ack, health) under `/services/collector`: the sink appends them to `url`. */
+const ENDPOINT_SUFFIX = /\/services\/collector(?:\/(?:event|raw|ack|health)(?:\/1\.0)?)?\/*$/;
+
+/**
+ * `url`: the base URL of the HEC listener. A URL that already ends in a collector endpoint (as Splunk's
+ * documentation writes them, `https://host:8088/services/collector/event`) would make every request go to
+ * `…/services/collector/event/services/collector/event`, which HEC answers 404: an error naming the URL to use.
+ */
+const hecBaseUrl = (): z.ZodType<string> =>
+  httpUrl().check((ctx) => {
+    const url = new URL(ctx.value);
+    const endpoint = ENDPOINT_SUFFIX.exec(url.pathname);
+    if (endpoint === null) return;
+    url.pathname = url.pathname.slice(0, endpoint.index);
+    const base = url.toString().replace(/\/$/, '');
+    const text =
+      `expected the base URL of the HEC listener (such as https://splunk.example.com:8088), got ${JSON.stringify(ctx.value)}: ` +
+      `the sink adds ${SPLUNK_HEC_DEFAULTS.path} (its \`path\`) and the ack and health endpoints itself; use ${JSON.stringify(base)}`;
+    reportIssue(ctx, { text }, ctx.value);
+  });
+
 export const splunkHecSinkSchema = withSecret(
   {
     type: z.literal('splunk-hec'),
     /** Records are HEC envelopes: only the `splunk-hec` mapping makes them. */
     mapping: z.enum(['splunk-hec']).default('splunk-hec'),
     /** Base URL of the HEC listener, `https://splunk.example.com:8088` (`http://` only when HEC has TLS off). */
-    url: httpUrl(),
+    url: hecBaseUrl(),
     /** Path of the JSON event endpoint. */
     path: urlPath().default(SPLUNK_HEC_DEFAULTS.path),
     /** Compress request bodies with gzip (HEC accepts gzip only). */

@@ -28,10 +28,10 @@ export interface IssueParams {
 
 /**
  * Key names whose values are never echoed, whatever connector they belong to (`token`, `hecToken`,
- * `password`, `clientSecret`, `apiKey`, `authorization`…). A `*File` key holds a path, which is shown; the
- * file's content never reaches a message.
+ * `password`, `clientSecret`, `apiKey`, `authorization`, a `connectionString` with its password…). A `*File`
+ * key holds a path, which is shown; the file's content never reaches a message.
  */
-const SECRET_KEY = /(token|password|passwd|secret|api_?key|key|credentials?|authorization)$/i;
+const SECRET_KEY = /(token|password|passwd|secret|api_?key|key|credentials?|authorization|connection_?string)$/i;
 
 export function isSecretKey(key: string | number): boolean {
   return typeof key === 'string' && SECRET_KEY.test(key);
@@ -130,7 +130,7 @@ export function formatConfigIssues(issues: readonly ConfigIssue[]): string[] {
 export class ConfigInvalidError extends ForwarderError {
   /** The file the configuration came from, as given. */
   readonly file: string;
-  /** One line per problem, without the header. */
+  /** The lines of the report, without the header: one per problem (a YAML syntax error's followed by the offending line and a caret). */
   readonly errors: readonly string[];
 
   constructor(file: string, errors: readonly string[]) {

@@ -353,8 +353,12 @@ function checkMappingOptions(
   if (!isPlainObject(options)) return;
   const to = route['to'];
   const targets = (typeof to === 'string' ? [to] : Array.isArray(to) ? to : []).filter((t): t is string => typeof t === 'string');
-  const used = [...new Set(targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s].mapping])))];
-  const sinkTypes = [...new Set(targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s].type])))];
+  // Which keys a sink reads is known once it validated (its mapping and type): while one of the route's sinks has
+  // errors of its own, or `to` names no sink, a key is not called unknown for want of knowing who reads it.
+  const chosen = targets.flatMap((s) => (sinks[s] === undefined ? [] : [sinks[s]]));
+  if (chosen.length === 0 || chosen.length < targets.length) return;
+  const used = [...new Set(chosen.map((s) => s.mapping))];
+  const sinkTypes = [...new Set(chosen.map((s) => s.type))];
   const bySinks = sinkTypes.flatMap((t) => registry.sinks.get(t)?.options ?? []);
   const accepted = new Set([...used.flatMap((m) => keysOf[m] ?? []), ...bySinks]);
   for (const key of Object.keys(options)) {

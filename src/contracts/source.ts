@@ -51,6 +51,37 @@ export interface SourceProgress {
   readonly unit: 'bytes' | 'events';
 }
 
+/**
+ * How one finding of `Source.check` weighs:
+ * - `ok`: something was tried and works (`connected; one page read`), or is worth knowing;
+ * - `warning`: the source can run, but not as well as it should, or has nothing to read yet (a pattern that
+ *   matches no file yet, a missing index): said, and `check` still exits 0;
+ * - `failure`: the source cannot read as configured (unreachable, credentials or permission refused, a
+ *   missing table or directory): `check` exits 1.
+ */
+export type SourceCheckLevel = 'ok' | 'warning' | 'failure';
+
+export interface SourceCheckFinding {
+  readonly level: SourceCheckLevel;
+  /**
+   * One line a person can act on, naming what was tried (the endpoint, the table, the pattern) and, for a
+   * warning or a failure, what to change (the configuration key, the statement to run). Never a secret.
+   */
+  readonly detail: string;
+}
+
+export interface SourceCheckResult {
+  /** False when (and only when) a finding is a `failure`. */
+  readonly ok: boolean;
+  /** What was tried, in the order it was; never empty. */
+  readonly findings: readonly SourceCheckFinding[];
+}
+
+/** The result of a list of findings: `ok` unless one is a failure. */
+export function sourceCheckResult(findings: readonly SourceCheckFinding[]): SourceCheckResult {
+  return { ok: findings.every((f) => f.level !== 'failure'), findings };
+}
+
 export interface Source {
   /** Connector type (`jsonl`). */
   readonly type: string;
@@ -96,10 +127,25 @@ export interface Source {
   /** Optional counters of the source (`late_events_total` …), shown in the run summary. */
   stats?(): Readonly<Record<string, number>>;
   /**
+   * Optional, for a source that tails files: the bytes of each file it follows that it has not read yet (as of
+   * its last look at the file), for the `audit_forwarder_file_unread_bytes` metric. Cheap: no I/O.
+   */
+  unread?(): ReadonlyArray<{ readonly file: string; readonly bytes: number }>;
+  /**
    * Optional, for replays: what each part of the range did, given the last committed position of the
    * lane (`undefined` when nothing was committed).
    */
   replayReport?(committed: Position | undefined): readonly ReplayChunkReport[];
+  /**
+   * Optional: tries what the source reads from, for `audit-forwarder check`, without reading any position or
+   * delivering anything: the connection and credentials (one small page of the most recent events), the table,
+   * columns and index a query needs, the files a pattern matches now. Rules:
+   * - Never throws and never retries: a problem is a finding (`failure` when the source cannot read as
+   *   configured, `warning` when it can but something needs attention).
+   * - Bounded in time by the source's own deadlines (connect and call timeouts).
+   * - May be called on a fresh instance only, before any `read`; `close` is called after it.
+   */
+  check?(): Promise<SourceCheckResult>;
   /** Releases files, connections and timers. Idempotent. */
   close(): Promise<void>;
 }

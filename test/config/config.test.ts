@@ -267,7 +267,7 @@ describe('loadConfig', () => {
     expect(isForwarderError(e, 'FWD_CONFIG_UNREADABLE')).toBe(true);
   });
 
-  it('reports a YAML syntax error by line and column, without quoting the line', () => {
+  it('reports a YAML syntax error by line and column, and never quotes a secret of the line', () => {
     const errors = errorsOf('sources:\n  a: { type: jsonl, token: "s3cr3t-in-broken-line\n');
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]).toMatch(/^line \d+, column \d+: /);
@@ -276,9 +276,12 @@ describe('loadConfig', () => {
 
   it('one YAML mistake gives its first errors, not one per token after it, and an unquoted ${VAR} in { } is explained', () => {
     const errors = errorsOf('sources:\n  a: { type: jsonl, token: ${TOKEN} }\nsinks:\n  b: { type: file, path: x }\nroutes:\n  r: { from: a, to: b }\n');
-    expect(errors).toHaveLength(4);
+    expect(errors).toHaveLength(6);
     expect(errors[0]).toMatch(/^line 2, column 29: .*must be quoted: "\$\{VAR\}"/);
-    expect(errors[3]).toMatch(/^… and \d+ more syntax errors/);
+    // The line, under a secret-looking key but holding only a variable's name: shown.
+    expect(errors.slice(1, 3)).toEqual(['  |   a: { type: jsonl, token: ${TOKEN} }', `  | ${' '.repeat(28)}^`]);
+    expect(errors.filter((l) => !l.startsWith('  | '))).toHaveLength(4);
+    expect(errors[5]).toMatch(/^… and \d+ more syntax errors/);
   });
 
   it('relative paths resolve against the directory of the file, not the working directory', async () => {
