@@ -56,7 +56,7 @@ routes:
 checkpoints: { directory: state/checkpoints }
 deadLetter: { directory: state/dead-letter }
 shutdownTimeout: 10s
-logging: { level: warn }
+logging: { level: info }
 `,
   );
 }
@@ -144,7 +144,7 @@ describe('audit-forwarder with a connect source (child process)', () => {
     await waitFor('every event', () => outputLines() >= HISTORY + RECENT, second);
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-    expect(second.stderrText()).toContain('stopped');
+    expect(second.stderrText()).toContain('"msg":"run ended: stopped"');
     const live = outputIds();
     expect(live).toEqual([...history, ...recent].map((e) => e.id));
 
