@@ -1,5 +1,5 @@
 // The `audit-files` source: tails IBM CADF audit files through rotation, truncation and restarts.
-import { watch, type FSWatcher } from 'node:fs';
+import { fstatSync, watch, type FSWatcher } from 'node:fs';
 import { glob, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, matchesGlob, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
@@ -108,6 +108,8 @@ export function createAuditFilesSource(
 ): Source & { stats(): Record<string, number> } {
   const patterns = config.paths.map((p) => (isAbsolute(p) ? p : resolve(context.baseDir, p)));
   const logger = context.logger.child({ source: name });
+  /** The files the current read follows, for `unread`. */
+  let following: ReadonlySet<Tracked> | undefined;
   const counters: AuditFilesStats = {
     files_opened_total: 0,
     rotations_total: 0,
@@ -241,6 +243,19 @@ export function createAuditFilesSource(
     identity: (): JsonValue => ({ type: 'audit-files', paths: patterns }),
     decodeRaw: (text: string) => decodeLine(text, 'cadf', configured),
     stats: () => ({ ...counters }),
+    unread() {
+      const out: Array<{ file: string; bytes: number }> = [];
+      // A compressed generation's offsets are in decompressed bytes: not comparable with its size on disk.
+      for (const t of following ?? []) {
+        if (t.gz) continue;
+        try {
+          out.push({ file: t.path, bytes: Math.max(0, fstatSync(t.fh.fd).size - t.splitter.offset) });
+        } catch {
+          // closed between the read and this call
+        }
+      }
+      return out;
+    },
     // Live files only: generations are read when a position says they are unfinished, and need no pattern of their own.
     check: async (): Promise<SourceCheckResult> => sourceCheckResult(await checkFilePatterns(patterns, { live: true })),
     progress(): SourceProgress | undefined {
@@ -266,6 +281,7 @@ export function createAuditFilesSource(
       await warnUnmatchedOnce(config, patterns, { live: !replay }, context.logger, name);
       const buf = Buffer.allocUnsafe(READ_SIZE);
       const tracked = new Set<Tracked>();
+      following = tracked;
       const watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
       let scanSoon = false;
       let changed = false;

@@ -1,4 +1,5 @@
 // The `jsonl` source: reads JSON-lines files of Connect events or CADF records, resuming at a byte offset.
+import { fstatSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
@@ -31,6 +32,8 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
   const patterns = config.paths.map((p) => (isAbsolute(p) ? p : resolve(context.baseDir, p)));
   let progress: { done: number; total: number } | undefined;
   const handles = new Set<FileHandle>();
+  /** The file being read, for `unread`. */
+  let current: { readonly file: string; readonly fh: FileHandle; readonly splitter: LineSplitter } | undefined;
 
   async function listFiles(): Promise<string[]> {
     return matchPatterns(patterns);
@@ -81,6 +84,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
       }
       const buf = Buffer.allocUnsafe(READ_SIZE);
       const splitter = new LineSplitter(config.maxLineBytes, startOffset);
+      current = { file, fh, splitter };
       let lineNo = startLine;
       let draining = false;
       while (!signal.aborted) {
@@ -114,6 +118,7 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
         if (records.length > 0) yield records;
       }
     } finally {
+      if (current?.fh === fh) current = undefined;
       handles.delete(fh);
       await fh.close().catch(() => undefined);
     }
@@ -123,6 +128,15 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
     type: 'jsonl',
     identity: (): JsonValue => ({ type: 'jsonl', paths: patterns, format: config.format }),
     decodeRaw: decodeText,
+    unread() {
+      const c = current;
+      if (c === undefined) return [];
+      try {
+        return [{ file: c.file, bytes: Math.max(0, fstatSync(c.fh.fd).size - c.splitter.offset) }];
+      } catch {
+        return []; // closed between the read and this call
+      }
+    },
     check: async (): Promise<SourceCheckResult> => sourceCheckResult(await checkFilePatterns(patterns, { live: config.follow })),
 
     async *read(from: Position | undefined, options: SourceReadOptions): AsyncGenerator<readonly SourceRecord[]> {

@@ -127,8 +127,9 @@ export interface Source {
   /** Optional counters of the source (`late_events_total` …), shown in the run summary. */
   stats?(): Readonly<Record<string, number>>;
   /**
-   * Optional, for a source that tails files: the bytes of each file it follows that it has not read yet (as of
-   * its last look at the file), for the `audit_forwarder_file_unread_bytes` metric. Cheap: no I/O.
+   * Optional, for a source that tails files: the bytes of each file it follows that it has not read yet (by
+   * one `fstat` of each), for the `audit_forwarder_file_unread_bytes` metric. Synchronous and cheap: called on
+   * each scrape.
    */
   unread?(): ReadonlyArray<{ readonly file: string; readonly bytes: number }>;
   /**

@@ -1,10 +1,11 @@
 // `server.listen` of a running daemon (child process): /healthz, /readyz and /metrics scraped over a real socket.
 import { createServer } from 'node:net';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanUp, exited, newScene, startRun, until, type CliChild } from '../support/cli-child.ts';
+import { cadfLines } from '../support/cadf-lines.ts';
 import { connectEventLines } from '../support/generate.ts';
 
 const scene = newScene();
@@ -57,15 +58,18 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function daemonDir(sinks: string, routes: string, extra = ''): string {
+function daemonDir(sinks: string, routes: string, events = 300): string {
   const dir = mkdtempSync(join(tmpdir(), 'af-ops-'));
   scene.dirs.push(dir);
-  writeFileSync(join(dir, 'input.jsonl'), connectEventLines(0, 300));
+  writeFileSync(join(dir, 'input.jsonl'), connectEventLines(0, events));
+  mkdirSync(join(dir, 'logs'));
+  writeFileSync(join(dir, 'logs/idm-audit.log'), cadfLines('ops', 0, 50));
   writeFileSync(join(dir, 'blocker'), 'a file, not a directory\n');
   writeFileSync(
     join(dir, 'config.yaml'),
     `sources:
   export: { type: jsonl, paths: [input.jsonl], format: connect, follow: true }
+  audit: { type: audit-files, paths: [logs/*-audit.log] }
 sinks:
 ${sinks}
 routes:
@@ -75,7 +79,7 @@ deadLetter: { directory: state/dead-letter }
 server: { listen: "127.0.0.1:0", stuckAfter: 1s }
 shutdownTimeout: 2s
 logging: { level: info }
-${extra}`,
+`,
   );
   return dir;
 }
@@ -99,7 +103,8 @@ describe('server.listen', () => {
     const dir = daemonDir(
       `  archive: { type: file, path: out/archive.jsonl, mapping: canonical }
   void: { type: discard }`,
-      `  r1: { from: export, to: [archive, void], disabledEvents: [node_attestation], batch: { maxEvents: 50, maxBytes: 1MiB, maxAge: 50ms } }`,
+      `  r1: { from: export, to: [archive, void], disabledEvents: [node_attestation], batch: { maxEvents: 50, maxBytes: 1MiB, maxAge: 50ms } }
+  r2: { from: audit, to: [void], batch: { maxEvents: 50, maxBytes: 1MiB, maxAge: 50ms } }`,
     );
     const child = startRun(dir, { track: scene.children });
     const base = await servedAt(child);
@@ -110,8 +115,10 @@ describe('server.listen', () => {
     // Every record read has ended (the source follows the file: the lanes stay running).
     const allEnded = (n: number) => async () => {
       await scrape();
-      return ['archive', 'void'].every(
-        (sink) => value(samples, 'audit_forwarder_events_read_total', { route: 'r1', sink }) === n && value(samples, 'audit_forwarder_events_in_flight', { route: 'r1', sink }) === 0,
+      return (
+        ['archive', 'void'].every(
+          (sink) => value(samples, 'audit_forwarder_events_read_total', { route: 'r1', sink }) === n && value(samples, 'audit_forwarder_events_in_flight', { route: 'r1', sink }) === 0,
+        ) && value(samples, 'audit_forwarder_events_total', { route: 'r2', sink: 'void', status: 'delivered' }) === 50
       );
     };
     await eventually(allEnded(300), 'the 300 records to end');
@@ -127,6 +134,11 @@ describe('server.listen', () => {
       expect(value(samples, 'audit_forwarder_source_failing_seconds', l)).toBe(0);
     }
     const archive = { route: 'r1', sink: 'archive' };
+    // Both tailed files read to their end; the audit-files source's own counters.
+    expect(value(samples, 'audit_forwarder_file_unread_bytes', { ...archive, file: join(dir, 'input.jsonl') })).toBe(0);
+    expect(value(samples, 'audit_forwarder_file_unread_bytes', { route: 'r2', sink: 'void', file: join(dir, 'logs/idm-audit.log') })).toBe(0);
+    expect(value(samples, 'audit_forwarder_source_files_opened_total', { route: 'r2', sink: 'void' })).toBe(1);
+    expect(value(samples, 'audit_forwarder_source_rotations_total', { route: 'r2', sink: 'void' })).toBe(0);
     const skipped = value(samples, 'audit_forwarder_events_total', { ...archive, status: 'skipped' })!;
     expect(skipped).toBeGreaterThan(0); // node_attestation events
     expect(value(samples, 'audit_forwarder_events_total', { ...archive, status: 'delivered' })).toBe(300 - skipped);
@@ -146,7 +158,7 @@ describe('server.listen', () => {
 
     const ready = await get(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.text)).toMatchObject({ ready: true, lanes: [{ route: 'r1', ready: true }, { route: 'r1', ready: true }] });
+    expect(JSON.parse(ready.text)).toMatchObject({ ready: true, lanes: [{ route: 'r1', ready: true }, { route: 'r1', ready: true }, { route: 'r2', ready: true }] });
     expect(await get(`${base}/nothing`)).toMatchObject({ status: 404 });
     expect(await get(`${base}/metrics`, { method: 'POST', body: 'x' })).toMatchObject({ status: 405 });
     expect((await get(`${base}/metrics`)).type).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -166,8 +178,10 @@ describe('server.listen', () => {
   nowhere: { type: syslog, transport: tcp, host: 127.0.0.1, port: ${port}, mapping: cef }
   broken: { type: file, path: blocker/events.jsonl, mapping: canonical }`,
       `  ok: { from: export, to: [archive], batch: { maxEvents: 500, maxBytes: 1MiB, maxAge: 20ms } }
-  stuck: { from: export, to: [nowhere], retry: { initialDelay: 10ms, maxDelay: 50ms } }
+  stuck: { from: export, to: [nowhere], retry: { initialDelay: 10ms, maxDelay: 50ms }, batch: { maxEvents: 10, maxBytes: 1MiB, maxAge: 1s }, maxInFlight: 1 }
   bad: { from: export, to: [broken] }`,
+      // More than the jsonl source reads at once (1 MiB): the stuck lane stops reading with most of it unread.
+      4000,
     );
     const child = startRun(dir, { track: scene.children });
     const base = await servedAt(child);
@@ -193,6 +207,10 @@ describe('server.listen', () => {
     expect(value(samples, 'audit_forwarder_events_in_flight', { route: 'stuck', sink: 'nowhere' })).toBeGreaterThan(0);
     expect(value(samples, 'audit_forwarder_events_total', { route: 'stuck', sink: 'nowhere', status: 'delivered' })).toBe(0);
     expect(samples.some((s) => s.name === 'audit_forwarder_lag_seconds' && s.labels['route'] === 'stuck')).toBe(false);
+    // Reading stopped with one batch in flight: part of the file is still unread (by this lane; the others read it all).
+    expect(value(samples, 'audit_forwarder_batches_in_flight', { route: 'stuck', sink: 'nowhere' })).toBe(1);
+    expect(value(samples, 'audit_forwarder_file_unread_bytes', { route: 'stuck', sink: 'nowhere', file: join(dir, 'input.jsonl') })).toBeGreaterThan(0);
+    expect(value(samples, 'audit_forwarder_file_unread_bytes', { route: 'ok', sink: 'archive', file: join(dir, 'input.jsonl') })).toBe(0);
 
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(1); // the failed route
