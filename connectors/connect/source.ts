@@ -351,6 +351,8 @@ export function createConnectSource(
       let token: string | undefined;
       let restarts = 0;
       let end: 'complete' | 'cut' | 'crowded' | 'narrow' = 'complete';
+      let pages = 0;
+      let rows = 0;
       for (;;) {
         let page: EventPage;
         try {
@@ -376,6 +378,8 @@ export function createConnectSource(
           continue;
         }
         stats.rows_read_total += page.events.length;
+        pages++;
+        rows += page.events.length;
         for (const raw of page.events) held.add(raw, fromText, toText, handedOut);
         if (page.next === undefined) break;
         if (page.next === token) {
@@ -406,6 +410,9 @@ export function createConnectSource(
           break;
         }
       }
+      // What each window query did: `complete` read to its end, `cut` handed out up to the last time read,
+      // `crowded`/`narrow` read again in smaller windows.
+      context.logger.debug({ source: name, from: fromText, to: toText, pages, rows, end }, 'window read');
       if (end === 'complete') {
         stats.windows_read_total++;
         const bytes = held.bytes;
