@@ -28,16 +28,34 @@ function typeOf(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-// Recursive, but only as deep as the segments of a field name this decoder asks for: the record cannot deepen it.
-function collect(obj: JsonObject, segments: readonly string[], out: JsonValue[]): void {
+/**
+ * How to find a dotted field name in a record: at each level, the keys that may hold it (each prefix of the
+ * remaining segments joined by dots) and, for each, what is left to find below it. Built once per field name, so
+ * that a lookup allocates nothing.
+ */
+interface FieldPlan {
+  readonly steps: ReadonlyArray<{ readonly key: string; readonly rest: FieldPlan | undefined }>;
+}
+
+function planOf(segments: readonly string[]): FieldPlan {
+  const steps: Array<{ key: string; rest: FieldPlan | undefined }> = [];
   for (let j = 1; j <= segments.length; j++) {
-    const key = segments.slice(0, j).join('.');
+    steps.push({ key: segments.slice(0, j).join('.'), rest: j === segments.length ? undefined : planOf(segments.slice(j)) });
+  }
+  return { steps };
+}
+
+const plans = new Map<string, FieldPlan>();
+
+// Recursive, but only as deep as the segments of a field name this decoder asks for: the record cannot deepen it.
+function collect(obj: JsonObject, plan: FieldPlan, out: JsonValue[]): void {
+  for (const { key, rest } of plan.steps) {
     if (!Object.hasOwn(obj, key)) continue;
     const v = obj[key];
-    if (j === segments.length) {
+    if (rest === undefined) {
       if (v !== null && v !== undefined) out.push(v);
     } else if (isJsonObject(v)) {
-      collect(v, segments.slice(j), out);
+      collect(v, rest, out);
     }
   }
 }
@@ -48,8 +66,10 @@ function collect(obj: JsonObject, segments: readonly string[], out: JsonValue[])
  * absent. When the forms disagree the record is invalid: neither value is picked.
  */
 export function cadfField(record: JsonObject, path: string): Got<JsonValue | undefined> {
+  let plan = plans.get(path);
+  if (plan === undefined) plans.set(path, (plan = planOf(path.split('.'))));
   const found: JsonValue[] = [];
-  collect(record, path.split('.'), found);
+  collect(record, plan, found);
   const [first] = found;
   if (first === undefined) return got(undefined);
   // Nearly always found once: only a field given in more than one form is compared, by canonical text.

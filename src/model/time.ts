@@ -63,8 +63,8 @@ function daysInMonth(y: number, m: number): number {
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
 
-const MIN_MICROS = BigInt(daysFromCivil(1, 1, 1)) * MICROS_PER_DAY;
-const MAX_MICROS = BigInt(daysFromCivil(9999, 12, 31) + 1) * MICROS_PER_DAY - 1n;
+const MIN_SECONDS = daysFromCivil(1, 1, 1) * 86400;
+const MAX_SECONDS = (daysFromCivil(9999, 12, 31) + 1) * 86400 - 1;
 
 /** Checks the calendar fields; returns a reason when one is out of range. */
 function checkCivil(year: number, month: number, day: number): string | undefined {
@@ -133,10 +133,22 @@ export function parseEventTime(input: unknown): TimeParseResult {
     offsetMinutes = (sign === '-' ? -1 : 1) * (oh * 60 + om);
   }
 
+  const fraction = frac.length === 6 ? frac : frac.length > 6 ? frac.slice(0, 6) : frac.padEnd(6, '0');
+  // The common case, a UTC time: its fields, already checked, are the canonical form's (the year is 0001–9999).
+  if (offsetMinutes === 0) return { ok: true, time: `${ys}-${mos}-${ds}T${hs}:${mis}:${ss}.${fraction}Z` };
   const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
-  const micros = BigInt(seconds) * MICROS_PER_SECOND + BigInt(frac.slice(0, 6).padEnd(6, '0'));
-  if (micros < MIN_MICROS || micros > MAX_MICROS) return fail(`${quote(s)} is outside 0001-01-01 – 9999-12-31 in UTC`);
-  return { ok: true, time: formatEpochMicros(micros) };
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) return fail(`${quote(s)} is outside 0001-01-01 – 9999-12-31 in UTC`);
+  return { ok: true, time: formatEpochSeconds(seconds, fraction) };
+}
+
+/** The canonical form of whole seconds since the epoch (within years 0001–9999) and six fraction digits. */
+function formatEpochSeconds(seconds: number, fraction: string): CanonicalTime {
+  const days = Math.floor(seconds / 86400);
+  const secondsOfDay = seconds - days * 86400;
+  const [y, mo, d] = civilFromDays(days);
+  const hh = Math.floor(secondsOfDay / 3600);
+  const mm = Math.floor((secondsOfDay % 3600) / 60);
+  return `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(hh, 2)}:${pad(mm, 2)}:${pad(secondsOfDay % 60, 2)}.${fraction}Z`;
 }
 
 /**

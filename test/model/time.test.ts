@@ -238,3 +238,28 @@ describe('parseTimeArgument', () => {
     if (!r.ok) expect(r.reason).toMatch(reasonPattern);
   });
 });
+
+describe('parseEventTime against Date (property)', () => {
+  it('any valid date, time, fraction and offset gives the UTC instant Date computes, in the canonical form', () => {
+    const two = (n: number) => String(n).padStart(2, '0');
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('0002-01-01T00:00:00Z'), max: new Date('9998-12-31T23:59:59Z'), noInvalidDate: true }),
+        fc.integer({ min: 0, max: 999_999 }),
+        fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
+        fc.constantFrom('T', ' ', 't'),
+        (date, micros, offset, separator) => {
+          // The wall time at that offset, written out, must parse back to the same instant.
+          const wall = new Date(date.getTime() - (date.getTime() % 1000) + offset * 60_000);
+          const sign = offset < 0 ? '-' : '+';
+          const zone = offset === 0 ? 'Z' : `${sign}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
+          const iso = wall.toISOString();
+          const text = `${iso.slice(0, 10)}${separator}${iso.slice(11, 19)}.${String(micros).padStart(6, '0')}${zone}`;
+          const expected = `${new Date(date.getTime() - (date.getTime() % 1000)).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
+          expect(parseEventTime(text)).toEqual({ ok: true, time: expected });
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
