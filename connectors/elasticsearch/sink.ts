@@ -215,6 +215,7 @@ export function createElasticsearchSink(name: string, config: ElasticsearchSinkC
 
   return {
     type: 'elasticsearch',
+    needsValue: true,
     name,
     strength: STRENGTH,
     send: (batch, signal) => sends.track(sendOnce(batch, signal)),

@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import { sourceCheckResult, type Position, type Source, type SourceCheckResult, type SourceProgress, type SourceReadOptions, type SourceRecord } from '../../src/contracts/source.ts';
-import { decodeLine, decodeLineBytes, type DecodeContext } from '../../src/model/decode.ts';
+import { decodeLine, decodeLineBytesText, type DecodeContext } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import type { JsonlSourceConfig } from './config.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
@@ -53,10 +53,11 @@ export function createJsonlSource(name: string, config: JsonlSourceConfig, conte
       return { position, locator, bytes, decoded: { ok: false, error: { path: '', reason } } };
     }
     if (isBlankLine(ev.body)) return undefined;
-    const decoded = decodeLineBytes(ev.body, config.format, decodeContext);
-    if (decoded.ok) return { position, locator, bytes: ev.body.length, decoded };
+    const { decoded, text } = decodeLineBytesText(ev.body, config.format, decodeContext);
+    // The text is handed on with a decoded record too: the engine keeps it, not the event, while it is in flight.
+    if (decoded.ok) return { position, locator, bytes: ev.body.length, decoded, ...(text !== undefined ? { rawText: text } : {}) };
     const error = { ...decoded.error, reason: `${decoded.error.reason} (byte offset ${ev.start})` };
-    return { position, locator, bytes: ev.body.length, decoded: { ok: false, error }, rawText: ev.body.toString('utf8') };
+    return { position, locator, bytes: ev.body.length, decoded: { ok: false, error }, rawText: text ?? ev.body.toString('utf8') };
   }
 
   async function* readFile(

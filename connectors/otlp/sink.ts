@@ -77,6 +77,7 @@ export function createOtlpSink(name: string, config: OtlpSinkConfig, context: Co
 
   return {
     type: 'otlp',
+    needsValue: true,
     name,
     strength: STRENGTH,
     send: (batch, signal) => sends.track(sendOnce(batch, signal)),

@@ -19,7 +19,7 @@ export interface SinkRecord {
    * what a sink whose envelope has its own severity (a syslog PRI) derives it from.
    */
   readonly severity: number;
-  /** What the mapping returned. */
+  /** What the mapping returned: given only to a sink that reads it (`Sink.needsValue`), undefined for the others. */
   readonly value: unknown;
   /** One record: a JSON text or a text line, never containing a raw line break. */
   readonly payload: string;
@@ -71,6 +71,11 @@ export interface Sink {
   readonly name: string;
   /** What `delivered` means for this sink, as configured. */
   readonly strength: DeliveryStrength;
+  /**
+   * True when the sink's encoder reads `SinkRecord.value` (OTLP, Elasticsearch); otherwise the records it gets
+   * carry only their `payload`, so that batches in flight hold as little as possible.
+   */
+  readonly needsValue?: boolean;
   /**
    * Sends one batch. Rules:
    * - Resolves with an outcome for every remote or I/O failure; never rejects for them. A rejection means

@@ -16,7 +16,11 @@ export interface SourceRecord {
   readonly position: Position;
   /** The decoded event, or why it could not be decoded. */
   readonly decoded: DecodeResult;
-  /** The record as read (a line of text), kept for the dead-letter file when decoding fails. */
+  /**
+   * The record as read (a line of text): for the dead-letter file when decoding fails; and, given for every
+   * record by a line-based source, what the engine keeps while the record's batch is in flight instead of the
+   * decoded event (a refused record's event is decoded again from it with `decodeRaw`).
+   */
   readonly rawText?: string;
   /** Where the record came from, for error messages (`file.jsonl:12`). */
   readonly locator?: string;

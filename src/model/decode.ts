@@ -108,6 +108,12 @@ export function decodeLine(line: string, format: InputFormat, context?: DecodeCo
  * audit-files sources and `audit-forwarder map` all read lines through this. Never throws.
  */
 export function decodeLineBytes(body: Buffer, format: InputFormat, context?: DecodeContext): DecodeResult {
-  if (!isUtf8(body)) return { ok: false, error: { path: '', reason: 'line is not valid UTF-8' } };
-  return decodeLine(body.toString('utf8'), format, context);
+  return decodeLineBytesText(body, format, context).decoded;
+}
+
+/** `decodeLineBytes`, and the line as text (undefined when it is not UTF-8), for a source that hands it on. */
+export function decodeLineBytesText(body: Buffer, format: InputFormat, context?: DecodeContext): { decoded: DecodeResult; text: string | undefined } {
+  if (!isUtf8(body)) return { decoded: { ok: false, error: { path: '', reason: 'line is not valid UTF-8' } }, text: undefined };
+  const text = body.toString('utf8');
+  return { decoded: decodeLine(text, format, context), text };
 }

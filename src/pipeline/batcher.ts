@@ -3,6 +3,12 @@ import type { Position } from '../contracts/source.ts';
 import type { SinkRecord } from '../contracts/sink.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 
+/**
+ * What a refused record's dead letter is made from: the line it was read as (decoded again then: a flat string
+ * holds far less than the decoded event with its parsed raw record), or the event itself for a source without one.
+ */
+export type RecordOrigin = AuditEvent | string;
+
 export interface BatchLimits {
   readonly maxEvents: number;
   readonly maxBytes: number;
@@ -12,8 +18,8 @@ export interface BatchLimits {
 /** A closed batch: the records to send, and the source position reached once all of them have ended. */
 export interface PendingBatch {
   readonly records: SinkRecord[];
-  /** The event of each record, index for index (for the dead-letter file when a sink refuses one). */
-  readonly events: AuditEvent[];
+  /** Where each record came from, index for index (for the dead-letter file when a sink refuses one). */
+  readonly origins: RecordOrigin[];
   readonly bytes: number;
   /** Records read into this batch, including those already skipped or dead-lettered (not sent). */
   readonly recordCount: number;
@@ -29,7 +35,7 @@ export interface PendingBatch {
  */
 export class Batcher {
   private records: SinkRecord[] = [];
-  private events: AuditEvent[] = [];
+  private origins: RecordOrigin[] = [];
   private bytes = 0;
   private count = 0;
   private position: Position | undefined;
@@ -42,14 +48,14 @@ export class Batcher {
     this.onClose = onClose;
   }
 
-  add(position: Position, record?: SinkRecord, event?: AuditEvent): void {
+  add(position: Position, record?: SinkRecord, origin?: RecordOrigin): void {
     if (record !== undefined) {
       const full =
         this.records.length >= this.limits.maxEvents ||
         (this.records.length > 0 && this.bytes + record.bytes > this.limits.maxBytes);
       if (full) this.flush();
       this.records.push(record);
-      this.events.push(event!);
+      this.origins.push(origin!);
       this.bytes += record.bytes;
     }
     this.count++;
@@ -68,9 +74,9 @@ export class Batcher {
       this.timer = undefined;
     }
     if (this.count === 0 || this.position === undefined) return;
-    const batch: PendingBatch = { records: this.records, events: this.events, bytes: this.bytes, recordCount: this.count, position: this.position };
+    const batch: PendingBatch = { records: this.records, origins: this.origins, bytes: this.bytes, recordCount: this.count, position: this.position };
     this.records = [];
-    this.events = [];
+    this.origins = [];
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;
@@ -82,7 +88,7 @@ export class Batcher {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.records = [];
-    this.events = [];
+    this.origins = [];
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;

@@ -12,7 +12,7 @@ import type { BackoffPolicy } from '../delivery/backoff.ts';
 import { deliverWithRetry, readWithRetry, SourceReadError, type DeliveryResult } from '../delivery/retry.ts';
 import { encodeValue } from '../delivery/encode.ts';
 import { severityOf } from '../../mappings/common/taxonomy.ts';
-import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
+import { Batcher, type BatchLimits, type PendingBatch, type RecordOrigin } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
 import { createCounters, type LaneCounters } from './stats.ts';
@@ -152,7 +152,8 @@ export class Lane {
           this.counters.bytesRead += rec.bytes;
           const event = this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position, options);
           if (event === undefined) batcher.add(rec.position);
-          else batcher.add(rec.position, event.record, event.event);
+          // The line it was read from, when the source gave it, rather than the decoded event: less to hold.
+          else batcher.add(rec.position, event.record, rec.rawText ?? event.event);
         }
         if (this.failure !== undefined) break;
         if (o.maxEventsPerSecond !== undefined) await this.throttle(started);
@@ -224,7 +225,15 @@ export class Lane {
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
-    const record: SinkRecord = { eventId: event.id, eventTime: event.time, eventType: event.type, severity: severityOf(event), value: mapped.value, payload, bytes: Buffer.byteLength(payload) };
+    const record: SinkRecord = {
+      eventId: event.id,
+      eventTime: event.time,
+      eventType: event.type,
+      severity: severityOf(event),
+      value: o.sink.needsValue === true ? mapped.value : undefined,
+      payload,
+      bytes: Buffer.byteLength(payload),
+    };
     return { record, event };
   }
 
@@ -324,11 +333,18 @@ export class Lane {
         code: 'FWD_SINK_REJECTED',
         reason: r.reason,
         eventId: r.record.eventId,
-        event: batch.events[batch.records.indexOf(r.record)] as never,
+        event: this.eventOf(batch.origins[batch.records.indexOf(r.record)]!) as never,
         payload: r.record.payload,
       });
     }
     return true;
+  }
+
+  /** The event a refused record was mapped from: decoded again from its line, when that is what the batch kept. */
+  private eventOf(origin: RecordOrigin): AuditEvent | undefined {
+    if (typeof origin !== 'string') return origin;
+    const decoded = this.opts.source.decodeRaw(origin);
+    return decoded.ok ? decoded.event : undefined;
   }
 
   /** Bytes and newest event time of what a batch delivered (every record but the rejected ones). */

@@ -106,7 +106,7 @@ describe('jsonl source: positions', () => {
       expect(r.position).toEqual({ file, offset: ends[k], line: k + 1 });
       expect(r.locator).toBe(`${file}:${k + 1}`);
       expect(r.bytes).toBe(Buffer.byteLength(lines[k]!));
-      expect(r.rawText).toBeUndefined();
+      expect(r.rawText).toBe(lines[k]); // the line, kept by the engine instead of the event while in flight
     });
   });
 
