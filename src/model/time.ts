@@ -191,6 +191,17 @@ export function toEpochMicros(time: string): bigint {
   return toEpochMicros(parsed.time);
 }
 
+/**
+ * True when `time` is in the canonical form and a real calendar time (no month 13, no Feb 30, no hour 24): what
+ * `parseEventTime` returns, checked without parsing it again.
+ */
+export function isCanonicalTime(time: unknown): boolean {
+  if (typeof time !== 'string' || time.length !== 27) return false;
+  const m = CANONICAL.exec(time);
+  if (m === null) return false;
+  return checkCivil(Number(m[1]), Number(m[2]), Number(m[3])) === undefined && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60;
+}
+
 /** Orders two canonical times: negative when `a` is earlier, 0 when equal, positive when later. */
 export function compareTimes(a: CanonicalTime, b: CanonicalTime): number {
   return a < b ? -1 : a > b ? 1 : 0;
