@@ -1,7 +1,7 @@
 // Tests for event-time parsing and the canonical UTC microsecond form.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { compareTimes, formatEpochMicros, parseEventTime, parseTimeArgument, toEpochMicros } from '../../src/model/time.ts';
+import { compareTimes, formatEpochMicros, isCanonicalTime, parseEventTime, parseTimeArgument, toEpochMicros } from '../../src/model/time.ts';
 
 const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
@@ -261,5 +261,21 @@ describe('parseEventTime against Date (property)', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('isCanonicalTime', () => {
+  it('agrees with parseEventTime: a string is canonical exactly when parsing gives it back', () => {
+    const digits = (n: number) => fc.integer({ min: 0, max: 10 ** n - 1 }).map((v) => String(v).padStart(n, '0'));
+    const shaped = fc.tuple(digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), digits(6)).map(([y, mo, d, h, mi, s, f]) => `${y}-${mo}-${d}T${h}:${mi}:${s}.${f}Z`);
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.string({ maxLength: 30 }), fc.constantFrom('2026-02-29T00:00:00.000000Z', '2024-02-29T23:59:59.999999Z', '0000-01-01T00:00:00.000000Z', '2026-01-01 00:00:00.000000Z', '2026-01-01T00:00:00.000000z')), (t) => {
+        const parsed = parseEventTime(t);
+        expect(isCanonicalTime(t)).toBe(parsed.ok && parsed.time === t);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(isCanonicalTime(undefined)).toBe(false);
+    expect(isCanonicalTime(20260101)).toBe(false);
   });
 });
