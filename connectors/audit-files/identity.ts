@@ -1,9 +1,6 @@
-// File identity of the audit-files source: device + inode + fingerprint, rotated generation names, positions.
+// File identity of the audit-files source: device + inode + fingerprint, pairing by identity, rotated generation names, positions.
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { pipeline, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 
 /**
  * The committed state of one file: who it is (device, inode, and the sha256 of its first `fpLength`
@@ -66,57 +63,6 @@ export function fingerprint(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The first `length` bytes of an open plain file (fewer when it is shorter). */
-export async function plainPrefix(fh: FileHandle, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return buf.subarray(0, got);
-}
-
-/** The raw bytes of an open file from its start, read through the handle (which stays open). */
-async function* rawChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  let pos = 0;
-  for (;;) {
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-    if (bytesRead === 0) return;
-    pos += bytesRead;
-    yield buf.subarray(0, bytesRead);
-  }
-}
-
-/**
- * The decompressed content of an open gzip file, as a stream (errors, such as a corrupt or half-written
- * archive, surface when iterating it). Destroying it leaves the handle open.
- */
-export function gunzipStream(fh: FileHandle): Readable {
-  return pipeline(Readable.from(rawChunks(fh), { objectMode: false }), createGunzip({ chunkSize: 64 * 1024 }), () => undefined);
-}
-
-/** The first `length` decompressed bytes of an open gzip file (fewer when shorter or corrupt). */
-export async function gzipPrefix(fh: FileHandle, length: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let got = 0;
-  const stream = gunzipStream(fh);
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      parts.push(chunk);
-      got += chunk.length;
-      if (got >= length) break;
-    }
-  } catch {
-    // A corrupt or half-written archive: its prefix is what could be decompressed.
-  } finally {
-    stream.destroy();
-  }
-  return Buffer.concat(parts).subarray(0, length);
-}
-
 /** A file seen on disk that might be a tracked one. */
 export interface FileCandidate {
   readonly path: string;
@@ -136,6 +82,18 @@ export async function sameContent(state: Pick<FileState, 'fp' | 'fpLength'>, pre
   return bytes.length === state.fpLength && fingerprint(bytes) === state.fp;
 }
 
+/** A file seen on disk with its first bytes: as many as the longest fingerprint it is compared with, fewer when it is shorter. */
+export interface PrefixedCandidate extends FileCandidate {
+  readonly prefix: Buffer;
+}
+
+/** Bytes of each candidate that pairing with `states` compares: the longest fingerprint's. */
+export function prefixLength(states: readonly FileState[]): number {
+  let n = 0;
+  for (const s of states) if (s.fpLength > n) n = s.fpLength;
+  return n;
+}
+
 /**
  * Pairs the files of a position with the files on disk.
  * 1. Same device + inode and same fingerprint: the same file, wherever it now is (a rename rotation).
@@ -144,30 +102,49 @@ export async function sameContent(state: Pick<FileState, 'fp' | 'fpLength'>, pre
  *    the file (copytruncate) or its compressed generation. A state with an empty fingerprint matches
  *    nothing this way.
  * Each candidate matches at most one state. Returns, per candidate index, the state it continues.
+ * Pure: each candidate's `prefix` holds at least `prefixLength(states)` bytes unless the file is shorter.
  */
-export async function matchFiles(
-  states: readonly FileState[],
-  candidates: readonly FileCandidate[],
-  prefix: (candidate: number, length: number) => Promise<Buffer>,
-): Promise<Map<number, FileState>> {
+export function pairFiles(states: readonly FileState[], candidates: readonly PrefixedCandidate[]): Map<number, FileState> {
+  const hashes = new Map<string, string>();
+  const startsAs = (s: FileState, i: number): boolean => {
+    const prefix = candidates[i]!.prefix;
+    if (prefix.length < s.fpLength) return false;
+    const key = `${i}:${s.fpLength}`;
+    let fp = hashes.get(key);
+    if (fp === undefined) hashes.set(key, (fp = fingerprint(prefix.subarray(0, s.fpLength))));
+    return fp === s.fp;
+  };
   const matched = new Map<number, FileState>();
   const unmatched: FileState[] = [];
   for (const s of states) {
     const i = candidates.findIndex((c, k) => !matched.has(k) && c.dev === s.dev && c.ino === s.ino);
-    if (i !== -1 && (await sameContent(s, (n) => prefix(i, n)))) matched.set(i, s);
+    if (i !== -1 && startsAs(s, i)) matched.set(i, s);
     else unmatched.push(s);
   }
   for (const s of unmatched) {
     if (s.fpLength === 0) continue;
     for (let i = 0; i < candidates.length; i++) {
-      if (matched.has(i)) continue;
-      if (await sameContent(s, (n) => prefix(i, n))) {
+      if (!matched.has(i) && startsAs(s, i)) {
         matched.set(i, s);
         break;
       }
     }
   }
   return matched;
+}
+
+/** `pairFiles`, reading each candidate's first bytes with `prefix`. */
+export async function matchFiles(
+  states: readonly FileState[],
+  candidates: readonly FileCandidate[],
+  prefix: (candidate: number, length: number) => Promise<Buffer>,
+): Promise<Map<number, FileState>> {
+  const length = prefixLength(states);
+  const prefixed: PrefixedCandidate[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    prefixed.push({ ...candidates[i]!, prefix: states.length === 0 ? Buffer.alloc(0) : await prefix(i, length) });
+  }
+  return pairFiles(states, prefixed);
 }
 
 /** A rotated generation's name: `<base>.<n>[.gz]` or `<base>-<date…>[.gz]`. */
