@@ -83,11 +83,37 @@ export function cadfField(record: JsonObject, path: string): Got<JsonValue | und
 
 /** An optional text field; the empty string reads as absent. */
 function optionalString(record: JsonObject, path: string): Got<string | undefined> {
+  const f = fieldOrInvalid(record, path);
+  if (f instanceof FieldInvalid) return f.result;
+  return stringOrInvalid(f, path);
+}
+
+/** Why a record is invalid at a field, as a value the per-field functions below return instead of a result object. */
+class FieldInvalid {
+  readonly result: Invalid;
+  constructor(result: Invalid) {
+    this.result = result;
+  }
+}
+
+/** `cadfField` for the decoder's own loop: the value (undefined when absent) or why not, without a result object per field. */
+function fieldOrInvalid(record: JsonObject, path: string): JsonValue | undefined | FieldInvalid {
   const f = cadfField(record, path);
-  if (!f.ok) return f;
-  if (f.value === undefined) return got(undefined);
-  if (typeof f.value !== 'string') return invalid(path, `expected a string, got ${typeOf(f.value)}`);
-  return got(f.value === '' ? undefined : f.value);
+  return f.ok ? f.value : new FieldInvalid(f);
+}
+
+function stringOrInvalid(value: JsonValue | undefined, path: string): Got<string | undefined> {
+  if (value === undefined) return got(undefined);
+  if (typeof value !== 'string') return invalid(path, `expected a string, got ${typeOf(value)}`);
+  return got(value === '' ? undefined : value);
+}
+
+/** An optional text field (`optionalString`), as the value itself (undefined when absent or empty) or why not. */
+function text(record: JsonObject, path: string): string | undefined | FieldInvalid {
+  const v = fieldOrInvalid(record, path);
+  if (v === undefined || v instanceof FieldInvalid) return v;
+  if (typeof v !== 'string') return new FieldInvalid(invalid(path, `expected a string, got ${typeOf(v)}`));
+  return v === '' ? undefined : v;
 }
 
 /** A stable id for a record without one: the same content (in any key order) always gives the same id. */
@@ -125,55 +151,75 @@ export function decodeCadfRecord(json: unknown, context?: CadfContext): DecodeRe
   const id = optionalString(json, 'id');
   if (!id.ok) return id;
 
-  const texts = ['initiator.id', 'initiator.typeURI', 'initiator.credential.type', 'initiator.host.address', 'target.id', 'target.name', 'target.typeURI', 'severity', 'message', 'observer.name', 'observer.id'] as const;
-  const t: Partial<Record<(typeof texts)[number], string>> = {};
-  for (const path of texts) {
-    const v = optionalString(json, path);
-    if (!v.ok) return v;
-    if (v.value !== undefined) t[path] = v.value;
-  }
+  // Each optional text field, in the order its errors are reported (the first invalid one is).
+  const initiatorId = text(json, 'initiator.id');
+  if (initiatorId instanceof FieldInvalid) return initiatorId.result;
+  const initiatorType = text(json, 'initiator.typeURI');
+  if (initiatorType instanceof FieldInvalid) return initiatorType.result;
+  const credentialType = text(json, 'initiator.credential.type');
+  if (credentialType instanceof FieldInvalid) return credentialType.result;
+  const hostAddress = text(json, 'initiator.host.address');
+  if (hostAddress instanceof FieldInvalid) return hostAddress.result;
+  const targetId = text(json, 'target.id');
+  if (targetId instanceof FieldInvalid) return targetId.result;
+  const targetName = text(json, 'target.name');
+  if (targetName instanceof FieldInvalid) return targetName.result;
+  const targetType = text(json, 'target.typeURI');
+  if (targetType instanceof FieldInvalid) return targetType.result;
+  const severity = text(json, 'severity');
+  if (severity instanceof FieldInvalid) return severity.result;
+  const message = text(json, 'message');
+  if (message instanceof FieldInvalid) return message.result;
+  const observerName = text(json, 'observer.name');
+  if (observerName instanceof FieldInvalid) return observerName.result;
+  const observerId = text(json, 'observer.id');
+  if (observerId instanceof FieldInvalid) return observerId.result;
 
-  const reasonField = cadfField(json, 'reason.reasonCode');
-  if (!reasonField.ok) return reasonField;
+  const reasonField = fieldOrInvalid(json, 'reason.reasonCode');
+  if (reasonField instanceof FieldInvalid) return reasonField.result;
   let reasonCode: string | undefined;
-  if (typeof reasonField.value === 'string') reasonCode = reasonField.value === '' ? undefined : reasonField.value;
-  else if (typeof reasonField.value === 'number') reasonCode = String(reasonField.value);
-  else if (reasonField.value !== undefined) {
-    return invalid('reason.reasonCode', `expected a string or number, got ${typeOf(reasonField.value)}`);
+  if (typeof reasonField === 'string') reasonCode = reasonField === '' ? undefined : reasonField;
+  else if (typeof reasonField === 'number') reasonCode = String(reasonField);
+  else if (reasonField !== undefined) {
+    return invalid('reason.reasonCode', `expected a string or number, got ${typeOf(reasonField)}`);
   }
 
-  const requestData = cadfField(json, 'requestData');
-  if (!requestData.ok) return requestData;
+  const requestData = fieldOrInvalid(json, 'requestData');
+  if (requestData instanceof FieldInvalid) return requestData.result;
 
-  const service = t['observer.name'] ?? t['observer.id'] ?? (context?.service === '' ? undefined : context?.service);
-  const origin: EventOrigin = { kind: 'ibm-cadf', product: 'ibm-platform', ...(service !== undefined && { service }) };
-  const actor: EventActor = {
-    ...(t['initiator.id'] !== undefined && { id: t['initiator.id'] }),
-    ...(t['initiator.typeURI'] !== undefined && { type: t['initiator.typeURI'] }),
-    ...(t['initiator.credential.type'] !== undefined && { credentialType: t['initiator.credential.type'] }),
-  };
-  const target: EventTarget = {
-    ...(t['target.id'] !== undefined && { id: t['target.id'] }),
-    ...(t['target.name'] !== undefined && { name: t['target.name'] }),
-    ...(t['target.typeURI'] !== undefined && { type: t['target.typeURI'] }),
-  };
+  // Built by assignment in the canonical key order (the order JSON output shows), absent fields left out:
+  // no temporary object per optional field.
+  const service = observerName ?? observerId ?? (context?.service === '' ? undefined : context?.service);
+  const origin: { -readonly [K in keyof EventOrigin]: EventOrigin[K] } = { kind: 'ibm-cadf', product: 'ibm-platform' };
+  if (service !== undefined) origin.service = service;
+  const actor: { -readonly [K in keyof EventActor]: EventActor[K] } = {};
+  if (initiatorId !== undefined) actor.id = initiatorId;
+  if (initiatorType !== undefined) actor.type = initiatorType;
+  if (credentialType !== undefined) actor.credentialType = credentialType;
+  let target: { -readonly [K in keyof EventTarget]: EventTarget[K] } | undefined;
+  if (targetId !== undefined || targetName !== undefined || targetType !== undefined) {
+    target = {};
+    if (targetId !== undefined) target.id = targetId;
+    if (targetName !== undefined) target.name = targetName;
+    if (targetType !== undefined) target.type = targetType;
+  }
 
-  const event: AuditEvent = {
+  const event: { -readonly [K in keyof AuditEvent]: AuditEvent[K] } = {
     id: id.value ?? deriveCadfId(json),
     time: time.time,
     origin,
     type: action.value,
     action: action.value,
-    ...(t.message !== undefined && { message: t.message }),
-    actor,
-    ...(t['initiator.host.address'] !== undefined && { sourceIp: t['initiator.host.address'] }),
-    outcome,
-    ...(reasonCode !== undefined && { reasonCode }),
-    ...(t.severity !== undefined && { severity: t.severity }),
-    links: [],
-    ...(Object.keys(target).length > 0 && { target }),
-    ...(requestData.value !== undefined && { data: requestData.value }),
-    raw: json,
-  };
+  } as AuditEvent;
+  if (message !== undefined) event.message = message;
+  event.actor = actor;
+  if (hostAddress !== undefined) event.sourceIp = hostAddress;
+  event.outcome = outcome;
+  if (reasonCode !== undefined) event.reasonCode = reasonCode;
+  if (severity !== undefined) event.severity = severity;
+  event.links = [];
+  if (target !== undefined) event.target = target;
+  if (requestData !== undefined) event.data = requestData;
+  event.raw = json;
   return { ok: true, event };
 }
