@@ -54,7 +54,7 @@ sinks: { archive: { type: file, path: out/events.jsonl, mapping: splunk-hec, fsy
 routes: { r1: { from: connect, to: [archive], batch: { maxEvents: 1000, maxAge: 100ms }, maxInFlight: 4 } }
 checkpoints: { directory: state/checkpoints }
 deadLetter: { directory: state/dead-letter }
-logging: { level: warn }
+logging: { level: info }
 `,
   );
   return dir;
@@ -99,11 +99,14 @@ class Delivered {
   }
 }
 
-function start(dir: string): ChildProcess & { exited: Promise<void> } {
-  const child = spawn(NODE, [CLI, 'run', '-c', join(dir, 'config.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] });
+function start(dir: string): ChildProcess & { exited: Promise<void>; forwarding: () => boolean } {
+  const child = spawn(NODE, [CLI, 'run', '-c', join(dir, 'config.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return Object.assign(child, { exited });
+  // The kill clock starts once the routes are running (start-up takes longer on a loaded machine).
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return Object.assign(child, { exited, forwarding: () => err.includes('"msg":"forwarding"') });
 }
 
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -119,6 +122,8 @@ describe('a first start on a large Connect store, killed again and again', () =>
     while (delivered.poll() < EVENTS) {
       const before = delivered.unique;
       const child = start(dir);
+      const spawned = Date.now();
+      while (!child.forwarding() && child.exitCode === null && Date.now() < spawned + 60_000) await pause(20);
       const deadline = Date.now() + 2_000 + ((kills * 7919) % 2_000);
       while (Date.now() < deadline && delivered.poll() < EVENTS) await pause(50);
       child.kill('SIGKILL');
