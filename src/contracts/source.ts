@@ -22,7 +22,10 @@ export interface SourceRecord {
    * decoded event (a refused record's event is decoded again from it with `decodeRaw`).
    */
   readonly rawText?: string;
-  /** Where the record came from, for error messages (`file.jsonl:12`). */
+  /**
+   * Where the record came from, for error messages and dead letters (`file.jsonl:12`). May be computed when read
+   * (a getter): the engine reads it only for a record that becomes a dead letter; spreading a record loses it.
+   */
   readonly locator?: string;
   /** Size of the record as read, in bytes, for throughput figures. */
   readonly bytes: number;

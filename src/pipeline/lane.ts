@@ -1,8 +1,8 @@
 // One lane: a route's source read for one sink — read → select → map → batch → send → commit, in order.
 import type { SinkRecord, Sink } from '../contracts/sink.ts';
 import type { Mapping, MappingOptions, MapResult } from '../contracts/mapping.ts';
-import type { Position, Source, TimeRange } from '../contracts/source.ts';
-import type { AuditEvent, DecodeResult } from '../model/audit-event.ts';
+import type { Position, Source, SourceRecord, TimeRange } from '../contracts/source.ts';
+import type { AuditEvent } from '../model/audit-event.ts';
 import { nowCanonical } from '../model/now.ts';
 import type { Logger } from '../logging.ts';
 import type { DeadLetterCode } from '../contracts/errors.ts';
@@ -122,7 +122,7 @@ export class Lane {
       if (o.dryRun) return;
       this.committed = position;
       this.committedAt = (o.now ?? Date.now)();
-      o.logger.debug({ records, position }, 'committed');
+      if (o.logger.isLevelEnabled('debug')) o.logger.debug({ records, position }, 'committed');
       try {
         o.commit(position, records);
       } catch (error) {
@@ -150,7 +150,7 @@ export class Lane {
         for (const rec of chunk) {
           this.counters.read++;
           this.counters.bytesRead += rec.bytes;
-          const event = this.prepare(rec.decoded, rec.rawText, rec.locator, rec.position, options);
+          const event = this.prepare(rec, options);
           if (event === undefined) batcher.add(rec.position);
           // The line it was read from, when the source gave it, rather than the decoded event: less to hold.
           else batcher.add(rec.position, event.record, rec.rawText ?? event.event);
@@ -182,17 +182,13 @@ export class Lane {
   }
 
   /** Selects, maps and encodes one record; returns the record to send, or undefined if it already ended. */
-  private prepare(
-    decoded: DecodeResult,
-    rawText: string | undefined,
-    locator: string | undefined,
-    position: Position,
-    options: MappingOptions,
-  ): { record: SinkRecord; event: AuditEvent } | undefined {
+  private prepare(rec: SourceRecord, options: MappingOptions): { record: SinkRecord; event: AuditEvent } | undefined {
     const o = this.opts;
+    const { decoded, position } = rec;
     if (!decoded.ok) {
       const { path, reason, code } = decoded.error;
-      this.deadLetter({ stage: 'decode', code: code ?? 'FWD_DECODE_INVALID', reason, path, raw: rawText, locator, position });
+      // `locator` is read only here, on the way to a dead letter: a source may build it on demand (audit-files).
+      this.deadLetter({ stage: 'decode', code: code ?? 'FWD_DECODE_INVALID', reason, path, raw: rec.rawText, locator: rec.locator, position });
       return undefined;
     }
     const event = decoded.event;
@@ -213,7 +209,7 @@ export class Lane {
     } catch (error) {
       // A mapping is total by contract: a throw is a bug, but it is this record's, not the route's.
       const reason = `mapping ${o.mapping.name} failed on this record (a bug; the route goes on): ${error instanceof Error ? error.message : String(error)}`;
-      this.deadLetter({ stage: 'map', code: 'FWD_MAP_FAILED', reason, event, locator, position });
+      this.deadLetter({ stage: 'map', code: 'FWD_MAP_FAILED', reason, event, locator: rec.locator, position });
       return undefined;
     }
     if (mapped.kind === 'skipped') {
@@ -221,7 +217,7 @@ export class Lane {
       return undefined;
     }
     if (mapped.kind === 'invalid') {
-      this.deadLetter({ stage: 'map', code: 'FWD_MAP_INVALID', reason: mapped.reason, path: mapped.path, event, locator, position });
+      this.deadLetter({ stage: 'map', code: 'FWD_MAP_INVALID', reason: mapped.reason, path: mapped.path, event, locator: rec.locator, position });
       return undefined;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
@@ -325,7 +321,7 @@ export class Lane {
     if (result.aborted) return false;
     this.counters.delivered += result.delivered;
     this.noteDelivered(batch, result.rejected);
-    o.logger.debug({ records: batch.records.length, bytes: batch.bytes, delivered: result.delivered, rejected: result.rejected.length, ms: (o.now ?? Date.now)() - sentAt }, 'batch sent');
+    if (o.logger.isLevelEnabled('debug')) o.logger.debug({ records: batch.records.length, bytes: batch.bytes, delivered: result.delivered, rejected: result.rejected.length, ms: (o.now ?? Date.now)() - sentAt }, 'batch sent');
     for (const r of result.rejected) {
       this.counters.rejected++;
       this.letter({
