@@ -1,6 +1,7 @@
 // Bodies of Elasticsearch requests: a batch as `_bulk` NDJSON with `create` actions, the document ids and targets. No I/O.
 import { createHash } from 'node:crypto';
 import type { SinkRecord } from '../../src/contracts/sink.ts';
+import { Utf8Body } from '../../src/delivery/encode.ts';
 
 /** The longest `_id` Elasticsearch accepts is 512 bytes; a longer event id is hashed (see `documentId`). */
 const MAX_ID_BYTES = 512;
@@ -47,9 +48,9 @@ export function targetOf(record: SinkRecord, target: Target): string {
  * is the only action a data stream accepts, and it never overwrites.
  */
 export function bulkBody(records: readonly SinkRecord[], target: Target): Buffer {
-  let text = '';
+  const body = new Utf8Body();
   for (const r of records) {
-    text += `{"create":{"_index":${JSON.stringify(targetOf(r, target))},"_id":${JSON.stringify(documentId(r.eventId))}}}\n${r.payload}\n`;
+    body.add(`{"create":{"_index":${JSON.stringify(targetOf(r, target))},"_id":${JSON.stringify(documentId(r.eventId))}}}\n`).add(r.payload).add('\n');
   }
-  return Buffer.from(text, 'utf8');
+  return body.bytes();
 }

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { createSendTracker } from '../../src/delivery/sends.ts';
+import { Utf8Body } from '../../src/delivery/encode.ts';
 import type { ItemFailure, SendOutcome } from '../../src/contracts/outcome.ts';
 import type { CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/contracts/sink.ts';
 import { explainNetworkError } from '../../src/net/errors.ts';
@@ -93,8 +94,10 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     const { messages, failures } = messagesOf(batch);
     if (messages.length > 0) {
       try {
-        // One string, one buffer per batch: no copy per message.
-        await stream!.write(Buffer.from(messages.map((m) => frame(m.text, m.bytes, config.framing)).join('')), signal);
+        // One buffer per batch: no write per message.
+        const body = new Utf8Body();
+        for (const m of messages) body.add(frame(m.text, m.bytes, config.framing));
+        await stream!.write(body.bytes(), signal);
       } catch (error) {
         return retryable(error);
       }
