@@ -85,7 +85,20 @@ export interface Classification {
   readonly cimChangeType: 'AAA' | 'configuration';
 }
 
-function cadfVerb(action: string): { verb: Verb; object: string | undefined } {
+/** `cadfVerb` by action: a source has a few hundred actions at most, so each is worked out once. Bounded all the same. */
+const verbsByAction = new Map<string, { readonly verb: Verb; readonly object: string | undefined }>();
+const VERB_CACHE_SIZE = 4096;
+
+function cadfVerb(action: string): { readonly verb: Verb; readonly object: string | undefined } {
+  let v = verbsByAction.get(action);
+  if (v === undefined) {
+    if (verbsByAction.size >= VERB_CACHE_SIZE) verbsByAction.clear();
+    verbsByAction.set(action, (v = cadfVerbOf(action)));
+  }
+  return v;
+}
+
+function cadfVerbOf(action: string): { verb: Verb; object: string | undefined } {
   const parts = action.toLowerCase().split('.');
   const last = parts.at(-1) ?? '';
   const verb = CADF_VERBS.find(([re]) => re.test(last))?.[1] ?? 'other';

@@ -21,6 +21,13 @@ const got = <T>(value: T): Got<T> => ({ ok: true, value });
 
 const OUTCOMES: ReadonlySet<string> = new Set(['success', 'failure', 'pending', 'unknown']);
 
+/** The outcome a CADF `outcome` names (any case), or undefined. Lower-case text, the usual, is not copied. */
+function outcomeOf(s: string): EventOutcome | undefined {
+  if (OUTCOMES.has(s)) return s as EventOutcome;
+  const lower = s.toLowerCase();
+  return OUTCOMES.has(lower) ? (lower as EventOutcome) : undefined;
+}
+
 function typeOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -47,7 +54,36 @@ function planOf(segments: readonly string[]): FieldPlan {
 
 const plans = new Map<string, FieldPlan>();
 
-// Recursive, but only as deep as the segments of a field name this decoder asks for: the record cannot deepen it.
+/** What `findOnce` returns when a field is found in more than one form: the caller compares them (`cadfField`). */
+const SEVERAL: unique symbol = Symbol('several');
+
+/**
+ * The value of a field (undefined when absent or null) when it occurs in at most one form, else `SEVERAL`:
+ * the common case, with no array and no result object. Recursive, but only as deep as the segments of a field
+ * name this decoder asks for: the record cannot deepen it.
+ */
+function findOnce(obj: JsonObject, plan: FieldPlan): JsonValue | undefined | typeof SEVERAL {
+  const steps = plan.steps;
+  let found: JsonValue | undefined;
+  for (let i = 0; i < steps.length; i++) {
+    const { key, rest } = steps[i]!;
+    const v = obj[key];
+    // An own property only (a field named `constructor` must not find Object.prototype's).
+    if (v === undefined || v === null || !Object.hasOwn(obj, key)) continue;
+    let here: JsonValue | undefined | typeof SEVERAL;
+    if (rest === undefined) here = v;
+    else if (isJsonObject(v)) here = findOnce(v, rest);
+    else continue;
+    if (here === SEVERAL) return SEVERAL;
+    if (here !== undefined) {
+      if (found !== undefined) return SEVERAL;
+      found = here;
+    }
+  }
+  return found;
+}
+
+/** Every form of a field that is present (`findOnce` found more than one). */
 function collect(obj: JsonObject, plan: FieldPlan, out: JsonValue[]): void {
   for (const { key, rest } of plan.steps) {
     if (!Object.hasOwn(obj, key)) continue;
@@ -60,32 +96,31 @@ function collect(obj: JsonObject, plan: FieldPlan, out: JsonValue[]): void {
   }
 }
 
+function planFor(path: string): FieldPlan {
+  let plan = plans.get(path);
+  if (plan === undefined) plans.set(path, (plan = planOf(path.split('.'))));
+  return plan;
+}
+
+/** Why a field given in several forms is invalid, or undefined when they all agree (by canonical text). */
+function disagreement(record: JsonObject, plan: FieldPlan, path: string): Invalid | undefined {
+  const found: JsonValue[] = [];
+  collect(record, plan, found);
+  const canonical = canonicalJson(found[0]!);
+  if (found.some((v, i) => i > 0 && canonicalJson(v) !== canonical)) {
+    return invalid(path, `${path} is given more than once (nested and flat) with different values`);
+  }
+  return undefined;
+}
+
 /**
  * A field by its dotted CADF name, found nested (`{"initiator":{"id":…}}`), under the flat key
  * (`{"initiator.id":…}`) or any mix of the two (`{"initiator":{"credential.type":…}}`). `null` reads as
  * absent. When the forms disagree the record is invalid: neither value is picked.
  */
 export function cadfField(record: JsonObject, path: string): Got<JsonValue | undefined> {
-  let plan = plans.get(path);
-  if (plan === undefined) plans.set(path, (plan = planOf(path.split('.'))));
-  const found: JsonValue[] = [];
-  collect(record, plan, found);
-  const [first] = found;
-  if (first === undefined) return got(undefined);
-  // Nearly always found once: only a field given in more than one form is compared, by canonical text.
-  if (found.length === 1) return got(first);
-  const canonical = canonicalJson(first);
-  if (found.some((v, i) => i > 0 && canonicalJson(v) !== canonical)) {
-    return invalid(path, `${path} is given more than once (nested and flat) with different values`);
-  }
-  return got(first);
-}
-
-/** An optional text field; the empty string reads as absent. */
-function optionalString(record: JsonObject, path: string): Got<string | undefined> {
-  const f = fieldOrInvalid(record, path);
-  if (f instanceof FieldInvalid) return f.result;
-  return stringOrInvalid(f, path);
+  const v = fieldOrInvalid(record, path);
+  return v instanceof FieldInvalid ? v.result : got(v);
 }
 
 /** Why a record is invalid at a field, as a value the per-field functions below return instead of a result object. */
@@ -98,17 +133,18 @@ class FieldInvalid {
 
 /** `cadfField` for the decoder's own loop: the value (undefined when absent) or why not, without a result object per field. */
 function fieldOrInvalid(record: JsonObject, path: string): JsonValue | undefined | FieldInvalid {
-  const f = cadfField(record, path);
-  return f.ok ? f.value : new FieldInvalid(f);
+  const plan = planFor(path);
+  const v = findOnce(record, plan);
+  if (v !== SEVERAL) return v;
+  // Nearly never: a field given in more than one form is taken when the forms agree.
+  const problem = disagreement(record, plan, path);
+  if (problem !== undefined) return new FieldInvalid(problem);
+  const found: JsonValue[] = [];
+  collect(record, plan, found);
+  return found[0];
 }
 
-function stringOrInvalid(value: JsonValue | undefined, path: string): Got<string | undefined> {
-  if (value === undefined) return got(undefined);
-  if (typeof value !== 'string') return invalid(path, `expected a string, got ${typeOf(value)}`);
-  return got(value === '' ? undefined : value);
-}
-
-/** An optional text field (`optionalString`), as the value itself (undefined when absent or empty) or why not. */
+/** An optional text field (the empty string reads as absent), as the value itself (undefined when absent or empty) or why not. */
 function text(record: JsonObject, path: string): string | undefined | FieldInvalid {
   const v = fieldOrInvalid(record, path);
   if (v === undefined || v instanceof FieldInvalid) return v;
@@ -130,26 +166,26 @@ export function deriveCadfId(record: JsonValue): string {
 export function decodeCadfRecord(json: unknown, context?: CadfContext): DecodeResult {
   if (!isJsonObject(json)) return invalid('', `expected a CADF record object, got ${typeOf(json)}`);
 
-  const eventTime = cadfField(json, 'eventTime');
-  if (!eventTime.ok) return eventTime;
-  if (eventTime.value === undefined) return invalid('eventTime', 'the event time is required');
-  const time = parseEventTime(eventTime.value);
+  const eventTime = fieldOrInvalid(json, 'eventTime');
+  if (eventTime instanceof FieldInvalid) return eventTime.result;
+  if (eventTime === undefined) return invalid('eventTime', 'the event time is required');
+  const time = parseEventTime(eventTime);
   if (!time.ok) return invalid('eventTime', time.reason);
 
-  const action = optionalString(json, 'action');
-  if (!action.ok) return action;
-  if (action.value === undefined) return invalid('action', 'the action is required');
+  const action = text(json, 'action');
+  if (action instanceof FieldInvalid) return action.result;
+  if (action === undefined) return invalid('action', 'the action is required');
 
-  const outcomeField = cadfField(json, 'outcome');
-  if (!outcomeField.ok) return outcomeField;
-  if (outcomeField.value === undefined) return invalid('outcome', 'the outcome is required');
-  if (typeof outcomeField.value !== 'string' || !OUTCOMES.has(outcomeField.value.toLowerCase())) {
-    return invalid('outcome', `${JSON.stringify(outcomeField.value)} is not a CADF outcome (success, failure, pending, unknown)`);
+  const outcomeField = fieldOrInvalid(json, 'outcome');
+  if (outcomeField instanceof FieldInvalid) return outcomeField.result;
+  if (outcomeField === undefined) return invalid('outcome', 'the outcome is required');
+  const outcome = typeof outcomeField === 'string' ? outcomeOf(outcomeField) : undefined;
+  if (outcome === undefined) {
+    return invalid('outcome', `${JSON.stringify(outcomeField)} is not a CADF outcome (success, failure, pending, unknown)`);
   }
-  const outcome = outcomeField.value.toLowerCase() as EventOutcome;
 
-  const id = optionalString(json, 'id');
-  if (!id.ok) return id;
+  const id = text(json, 'id');
+  if (id instanceof FieldInvalid) return id.result;
 
   // Each optional text field, in the order its errors are reported (the first invalid one is).
   const initiatorId = text(json, 'initiator.id');
@@ -205,11 +241,11 @@ export function decodeCadfRecord(json: unknown, context?: CadfContext): DecodeRe
   }
 
   const event: { -readonly [K in keyof AuditEvent]: AuditEvent[K] } = {
-    id: id.value ?? deriveCadfId(json),
+    id: id ?? deriveCadfId(json),
     time: time.time,
     origin,
-    type: action.value,
-    action: action.value,
+    type: action,
+    action,
   } as AuditEvent;
   if (message !== undefined) event.message = message;
   event.actor = actor;

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { epochMicros } from '../../mappings/common/time.ts';
 import { classify } from '../../mappings/common/taxonomy.ts';
+import { cimFields } from '../../mappings/splunk-hec/cim.ts';
 import { DEFAULT_SOURCETYPE, HEC_ENVELOPE_KEYS, splunkHecMapping, type SplunkHecEnvelope } from '../../mappings/splunk-hec/index.ts';
 import type { AuditEvent, EventOutcome } from '../../src/model/audit-event.ts';
 import { EVENT_TYPES } from '../../src/model/event-types.ts';
@@ -288,5 +289,18 @@ describe('splunk-hec README', () => {
   const readme = readFileSync(resolve(import.meta.dirname, '../../mappings/splunk-hec/README.md'), 'utf8');
   it.each(EVENT_TYPES.map((t) => [t.name, t.change] as const))('documents %s as the code maps it', (name, change) => {
     expect(readme).toContain(readmeRow(name, change));
+  });
+});
+
+describe('splunk-hec: the event body carries every CIM field', () => {
+  // The body is one object literal naming each CIM field (no spread, for speed): a field added to cimFields must
+  // be added there too, or it would silently be missing from every event.
+  it.each(outputs.map((o) => [o.name, o] as const))('%s: each CIM field, with its value', (_name, o) => {
+    const cim = cimFields(o.event, classify(o.event));
+    const body = (o.value as SplunkHecEnvelope).event as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(cim)) {
+      expect(Object.hasOwn(body, key), key).toBe(true);
+      expect(body[key], key).toEqual(value);
+    }
   });
 });
