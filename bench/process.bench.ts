@@ -10,7 +10,8 @@
 //   BENCH_DIST=1 npm run bench -- process                     (the built dist/: `npm run build` first)
 //
 // Variants: `hec` (splunk-hec, ack off, gzip off → ../shared/bench/hec-null.mjs), `hec+gzip`, `hec heap64` (the
-// same as `hec` with node --max-old-space-size=64), `ecs bulk` (elasticsearch, gzip off → bench/es-null-server.ts:
+// same as `hec` with node --max-old-space-size=64), `hec packaged` (the same as `hec` with the V8 options the image
+// and the systemd unit start node with: PACKAGED_NODE_OPTIONS), `ecs bulk` (elasticsearch, gzip off → bench/es-null-server.ts:
 // hec-null's `_bulk` answers `items: []`, which the sink cannot take for N documents — it sends the batch again,
 // forever), `cef syslog` (syslog over TCP, octet counting → bench/null-tcp-server.ts), `otlp` (http/protobuf →
 // bench/otlp-null-server.ts). Default source and route settings (batches of 500 / 1 MiB / 1 s, 4 in flight).
@@ -28,6 +29,7 @@ import {
   pinnedNode,
   procSample,
   sharedBenchDir,
+  PACKAGED_NODE_OPTIONS,
   spawnNode,
   stopChild,
   type Child,
@@ -44,7 +46,7 @@ const shared: string = SHARED;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DIST = process.env.BENCH_DIST === '1';
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 1800);
-const VARIANTS = ['hec', 'hec+gzip', 'hec heap64', 'ecs bulk', 'cef syslog', 'otlp'] as const;
+const VARIANTS = ['hec', 'hec packaged', 'hec+gzip', 'hec heap64', 'ecs bulk', 'cef syslog', 'otlp'] as const;
 type Variant = (typeof VARIANTS)[number];
 const chosen: Variant[] =
   process.env.BENCH_VARIANTS === undefined
@@ -137,6 +139,7 @@ async function countingServer(file: string, sinkFor: (first: string, second: str
 function receiverFor(v: Variant, dir: string): Promise<Receiver> {
   switch (v) {
     case 'hec':
+    case 'hec packaged':
     case 'hec heap64':
       return hecNull(false, dir);
     case 'hec+gzip':
@@ -197,7 +200,7 @@ deadLetter: { directory: ${JSON.stringify(join(dir, 'state'))} }
 logging: { level: warn }
 `,
     );
-    const nodeOptions = v === 'hec heap64' ? ['--max-old-space-size=64'] : [];
+    const nodeOptions = v === 'hec heap64' ? ['--max-old-space-size=64'] : v === 'hec packaged' ? [...PACKAGED_NODE_OPTIONS] : [];
     const loadBefore = loadavg()[0]!.toFixed(2);
     const started = process.hrtime.bigint();
     const fwd = spawnNode(forwarderArgs(config, { dist: DIST, nodeOptions }), { ...process.env, HEC_TOKEN: 'bench-token' });
