@@ -43,14 +43,16 @@ class AuditFileRecord implements SourceRecord {
   readonly decoded: DecodeResult;
   readonly bytes: number;
   readonly rawText: string | undefined;
+  readonly rawContext: DecodeContext | undefined;
   readonly #path: string;
   readonly #line: number;
 
-  constructor(path: string, line: number, position: AuditFilesPosition, decoded: DecodeResult, bytes: number, rawText: string | undefined) {
+  constructor(path: string, line: number, position: AuditFilesPosition, decoded: DecodeResult, bytes: number, rawText: string | undefined, rawContext?: DecodeContext) {
     this.position = position;
     this.decoded = decoded;
     this.bytes = bytes;
     this.rawText = rawText;
+    this.rawContext = rawContext;
     this.#path = path;
     this.#line = line;
   }
@@ -93,7 +95,9 @@ export class RecordBuilder {
     const { decoded, text } = decodeLineBytesText(ev.body, 'cadf', file.context);
     if (decoded.ok) {
       if (range !== undefined && !(decoded.event.time >= range.from && decoded.event.time < range.to)) return undefined;
-      return new AuditFileRecord(file.path, line, { v: 1, file: file.stateAt(ev.end, line), others }, decoded, bytes, undefined);
+      // The line is handed over with the event: what the engine keeps while the batch is in flight (far less than
+      // the event and its parsed record), decoded again with the file's context only if a sink refuses it.
+      return new AuditFileRecord(file.path, line, { v: 1, file: file.stateAt(ev.end, line), others }, decoded, bytes, text, file.context);
     }
     if (range !== undefined) return undefined;
     const failed: DecodeResult = { ok: false, error: { ...decoded.error, reason: `${decoded.error.reason} (${where(file, line, ev)})` } };

@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ConnectorContext } from '../../src/contracts/connector.ts';
 import { ForwarderError } from '../../src/contracts/errors.ts';
 import { sourceCheckResult, type Position, type Source, type SourceCheckResult, type SourceProgress, type SourceReadOptions, type SourceRecord } from '../../src/contracts/source.ts';
-import { decodeLine } from '../../src/model/decode.ts';
+import { decodeLine, type DecodeContext } from '../../src/model/decode.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import { checkFilePatterns, warnUnmatchedOnce } from '../../src/util/match-files.ts';
 import { sleepUnlessAborted } from '../../src/util/sleep.ts';
@@ -55,7 +55,7 @@ export function createAuditFilesSource(
   return {
     type: 'audit-files',
     identity: (): JsonValue => ({ type: 'audit-files', paths: patterns }),
-    decodeRaw: (text: string) => decodeLine(text, 'cadf', contexts.configured),
+    decodeRaw: (text: string, context?: DecodeContext) => decodeLine(text, 'cadf', context ?? contexts.configured),
     stats: () => ({ ...counters }),
     unread() {
       const out: Array<{ file: string; bytes: number }> = [];

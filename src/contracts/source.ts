@@ -1,5 +1,6 @@
 // The source contract: a durable reader that yields records with their positions and resumes from one.
 import type { DecodeResult } from '../model/audit-event.ts';
+import type { DecodeContext } from '../model/decode.ts';
 import type { JsonValue } from '../model/json.ts';
 
 /** An opaque, JSON-serialisable place in a source, from which reading can resume (after that record). */
@@ -22,6 +23,11 @@ export interface SourceRecord {
    * decoded event (a refused record's event is decoded again from it with `decodeRaw`).
    */
   readonly rawText?: string;
+  /**
+   * What `decodeRaw` needs besides the text to decode it as `read` did (audit-files: the service its file name
+   * gives). One object shared by many records (the file's), never one per record.
+   */
+  readonly rawContext?: DecodeContext;
   /**
    * Where the record came from, for error messages and dead letters (`file.jsonl:12`). May be computed when read
    * (a getter): the engine reads it only for a record that becomes a dead letter; spreading a record loses it.
@@ -125,10 +131,11 @@ export interface Source {
    */
   read(from: Position | undefined, options: SourceReadOptions): AsyncIterable<readonly SourceRecord[]>;
   /**
-   * Decodes a record's raw text (`SourceRecord.rawText`) again, as `read` would: used to redrive dead
-   * letters that could not be decoded, after an upgrade. Pure; never throws.
+   * Decodes a record's raw text (`SourceRecord.rawText`, with its `rawContext` when it has one) again, as `read`
+   * would: for the dead letter of a record a sink refused, and to redrive dead letters that could not be decoded,
+   * after an upgrade. Pure; never throws.
    */
-  decodeRaw(rawText: string): DecodeResult;
+  decodeRaw(rawText: string, context?: DecodeContext): DecodeResult;
   /** Optional progress of the current read, for replay progress bars. */
   progress?(): SourceProgress | undefined;
   /** Optional counters of the source (`late_events_total` …), shown in the run summary. */

@@ -2,6 +2,7 @@
 import type { Position } from '../contracts/source.ts';
 import type { SinkRecord } from '../contracts/sink.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
+import type { DecodeContext } from '../model/decode.ts';
 
 /**
  * What a refused record's dead letter is made from: the line it was read as (decoded again then: a flat string
@@ -20,6 +21,8 @@ export interface PendingBatch {
   readonly records: SinkRecord[];
   /** Where each record came from, index for index (for the dead-letter file when a sink refuses one). */
   readonly origins: RecordOrigin[];
+  /** The decode context of each line origin (`SourceRecord.rawContext`), index for index; undefined entries for none. */
+  readonly originContexts: (DecodeContext | undefined)[];
   readonly bytes: number;
   /** Records read into this batch, including those already skipped or dead-lettered (not sent). */
   readonly recordCount: number;
@@ -36,6 +39,7 @@ export interface PendingBatch {
 export class Batcher {
   private records: SinkRecord[] = [];
   private origins: RecordOrigin[] = [];
+  private originContexts: (DecodeContext | undefined)[] = [];
   private bytes = 0;
   private count = 0;
   private position: Position | undefined;
@@ -48,7 +52,7 @@ export class Batcher {
     this.onClose = onClose;
   }
 
-  add(position: Position, record?: SinkRecord, origin?: RecordOrigin): void {
+  add(position: Position, record?: SinkRecord, origin?: RecordOrigin, originContext?: DecodeContext): void {
     if (record !== undefined) {
       const full =
         this.records.length >= this.limits.maxEvents ||
@@ -56,6 +60,7 @@ export class Batcher {
       if (full) this.flush();
       this.records.push(record);
       this.origins.push(origin!);
+      this.originContexts.push(originContext);
       this.bytes += record.bytes;
     }
     this.count++;
@@ -74,9 +79,10 @@ export class Batcher {
       this.timer = undefined;
     }
     if (this.count === 0 || this.position === undefined) return;
-    const batch: PendingBatch = { records: this.records, origins: this.origins, bytes: this.bytes, recordCount: this.count, position: this.position };
+    const batch: PendingBatch = { records: this.records, origins: this.origins, originContexts: this.originContexts, bytes: this.bytes, recordCount: this.count, position: this.position };
     this.records = [];
     this.origins = [];
+    this.originContexts = [];
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;

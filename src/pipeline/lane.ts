@@ -12,7 +12,7 @@ import type { BackoffPolicy } from '../delivery/backoff.ts';
 import { deliverWithRetry, readWithRetry, SourceReadError, type DeliveryResult } from '../delivery/retry.ts';
 import { encodeValue } from '../delivery/encode.ts';
 import { severityOf } from '../../mappings/common/taxonomy.ts';
-import { Batcher, type BatchLimits, type PendingBatch, type RecordOrigin } from './batcher.ts';
+import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
 import { createCounters, type LaneCounters } from './stats.ts';
@@ -153,7 +153,7 @@ export class Lane {
           const event = this.prepare(rec, options);
           if (event === undefined) batcher.add(rec.position);
           // The line it was read from, when the source gave it, rather than the decoded event: less to hold.
-          else batcher.add(rec.position, event.record, rec.rawText ?? event.event);
+          else batcher.add(rec.position, event.record, rec.rawText ?? event.event, rec.rawContext);
         }
         if (this.failure !== undefined) break;
         if (o.maxEventsPerSecond !== undefined) await this.throttle(started);
@@ -329,7 +329,7 @@ export class Lane {
         code: 'FWD_SINK_REJECTED',
         reason: r.reason,
         eventId: r.record.eventId,
-        event: this.eventOf(batch.origins[batch.records.indexOf(r.record)]!) as never,
+        event: this.eventOf(batch, batch.records.indexOf(r.record)) as never,
         payload: r.record.payload,
       });
     }
@@ -337,9 +337,10 @@ export class Lane {
   }
 
   /** The event a refused record was mapped from: decoded again from its line, when that is what the batch kept. */
-  private eventOf(origin: RecordOrigin): AuditEvent | undefined {
+  private eventOf(batch: PendingBatch, index: number): AuditEvent | undefined {
+    const origin = batch.origins[index]!;
     if (typeof origin !== 'string') return origin;
-    const decoded = this.opts.source.decodeRaw(origin);
+    const decoded = this.opts.source.decodeRaw(origin, batch.originContexts[index]);
     return decoded.ok ? decoded.event : undefined;
   }
 

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { auditFilesSourceSchema } from '../../connectors/audit-files/config.ts';
+import { createAuditFilesSource } from '../../connectors/audit-files/source.ts';
 import { createJsonlSource } from '../../connectors/jsonl/source.ts';
 import { jsonlSourceSchema } from '../../connectors/jsonl/config.ts';
 import { silentLogger } from '../../src/logging.ts';
@@ -35,6 +37,29 @@ describe('dead letters of refused records', () => {
       expect(dead[n]).toMatchObject({ stage: 'sink', code: 'FWD_SINK_REJECTED', reason: 'refused by the test' });
       expect(dead[n]!['event']).toEqual(expected.event);
       expect(typeof dead[n]!['payload']).toBe('string');
+    }
+  });
+
+  it('from audit files (the batch kept the line): decoded again with its file\'s service, as when it was read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-origin-'));
+    dirs.push(dir);
+    // No observer: the service comes from the file name (auth-pdp), not from the source's configuration.
+    const lines = [0, 1, 2, 3].map((i) =>
+      JSON.stringify({ id: `r-${i}`, eventTime: `2026-03-01T08:00:0${i}.000Z`, action: 'authenticate', outcome: 'success', initiator: { id: `u-${i}` } }),
+    );
+    writeFileSync(join(dir, 'auth-pdp-audit.log'), `${lines.join('\n')}\n`);
+    const config = auditFilesSourceSchema.parse({ type: 'audit-files', paths: [join(dir, '*-audit.log')] });
+    const source = createAuditFilesSource('in', config, { logger: silentLogger(), baseDir: dir });
+    const sink = scriptedSink((batch) => ({ status: 'partial', failures: batch.records.length > 1 ? [{ index: 1, status: 'rejected', reason: 'refused by the test' }] : [] }));
+    const { lane, dead } = laneSetup([], { source, sink, range: { from: '2026-03-01T00:00:00.000000Z', to: '2026-03-02T00:00:00.000000Z' } });
+    const r = await lane.run();
+    expect(r.counters).toMatchObject({ read: 4, delivered: 2, rejected: 2 });
+    expect(dead.map((d) => d['eventId'])).toEqual(['r-1', 'r-3']);
+    for (const [n, k] of [1, 3].entries()) {
+      const expected = decodeLine(lines[k]!, 'cadf', { service: 'auth-pdp' });
+      if (!expected.ok) throw new Error('test data');
+      expect(dead[n]!['event']).toEqual(expected.event);
+      expect((dead[n]!['event'] as { origin: { service?: string } }).origin.service).toBe('auth-pdp');
     }
   });
 });
