@@ -8,6 +8,8 @@
 //   BENCH_EVENTS=200000 npm run bench -- process              (a quick run)
 //   BENCH_VARIANTS=hec,hec+gzip npm run bench -- process      (some variants)
 //   BENCH_DIST=1 npm run bench -- process                     (the built dist/: `npm run build` first)
+//   BENCH_CPU_PROF=/tmp/prof npm run bench -- process          (node --cpu-prof for each forwarder, written there on
+//                                                              its exit; summarise with bench/cpu-profile-summary.ts)
 //
 // Variants: `hec` (splunk-hec, ack off, gzip off → ../shared/bench/hec-null.mjs), `hec+gzip`, `hec heap64` (the
 // same as `hec` with node --max-old-space-size=64), `hec packaged` (the same as `hec` with the V8 options the image
@@ -46,6 +48,8 @@ const shared: string = SHARED;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DIST = process.env.BENCH_DIST === '1';
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 1800);
+/** A directory for a CPU profile of each variant's forwarder (profiling slows it: its figures are not comparable). */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const VARIANTS = ['hec', 'hec packaged', 'hec+gzip', 'hec heap64', 'ecs bulk', 'cef syslog', 'otlp'] as const;
 type Variant = (typeof VARIANTS)[number];
 const chosen: Variant[] =
@@ -201,6 +205,7 @@ logging: { level: warn }
 `,
     );
     const nodeOptions = v === 'hec heap64' ? ['--max-old-space-size=64'] : v === 'hec packaged' ? [...PACKAGED_NODE_OPTIONS] : [];
+    if (CPU_PROF !== undefined) nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${v.replace(/[^a-z0-9]+/g, '-')}.cpuprofile`);
     const loadBefore = loadavg()[0]!.toFixed(2);
     const started = process.hrtime.bigint();
     const fwd = spawnNode(forwarderArgs(config, { dist: DIST, nodeOptions }), { ...process.env, HEC_TOKEN: 'bench-token' });

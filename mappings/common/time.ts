@@ -1,8 +1,10 @@
 // Conversions of the canonical event time (RFC 3339 UTC, six fraction digits) to the epochs formats use, exactly.
 
+import { canonicalEpochSeconds, canonicalMicros } from '../../src/model/time.ts';
+
 /** Whole seconds since the epoch (floor) and the microseconds within that second. */
 function split(time: string): { seconds: number; micros: number } {
-  return { seconds: Date.parse(`${time.slice(0, 19)}Z`) / 1000, micros: Number(time.slice(20, 26)) };
+  return { seconds: canonicalEpochSeconds(time), micros: canonicalMicros(time) };
 }
 
 /** Microseconds since 1970-01-01T00:00:00Z; negative before it. */
@@ -29,8 +31,7 @@ export function epochMillis(time: string): number {
  * for any date before year 2200, so JSON.stringify prints a value that parses back to the same microsecond.
  */
 export function epochSeconds(time: string): number {
-  const { seconds, micros } = split(time);
-  return seconds + micros / 1e6;
+  return canonicalEpochSeconds(time) + canonicalMicros(time) / 1e6;
 }
 
 /** True when the time is before 1970 (formats with unsigned epochs cannot carry it). */

@@ -304,6 +304,25 @@ export function isCanonicalTime(time: unknown): boolean {
 /** The separators of the canonical form by index (`-`, `-`, `T`, `:`, `:`, `.`); digits elsewhere. */
 const SEPARATORS: ReadonlyArray<number | undefined> = Array.from({ length: 26 }, (_, i) => ({ 4: 45, 7: 45, 10: 84, 13: 58, 16: 58, 19: 46 })[i]);
 
+/**
+ * Whole seconds since 1970-01-01T00:00:00Z (negative before) and the microseconds within that second, of a
+ * canonical time, read from its fixed positions without parsing (the mappings' epochs). Precondition: `time` is
+ * canonical (`isCanonicalTime`); anything else gives a meaningless number (NaN for a non-digit).
+ */
+export function canonicalEpochSeconds(time: CanonicalTime): number {
+  return (
+    daysFromCivil(digitsAt(time, 0, 4), digitsAt(time, 5, 2), digitsAt(time, 8, 2)) * 86400 +
+    digitsAt(time, 11, 2) * 3600 +
+    digitsAt(time, 14, 2) * 60 +
+    digitsAt(time, 17, 2)
+  );
+}
+
+/** The microseconds within the second of a canonical time (its six fraction digits). */
+export function canonicalMicros(time: CanonicalTime): number {
+  return digitsAt(time, 20, 6);
+}
+
 /** Orders two canonical times: negative when `a` is earlier, 0 when equal, positive when later. */
 export function compareTimes(a: CanonicalTime, b: CanonicalTime): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -3,7 +3,7 @@
 // when the string is accepted, a refusal (with the pattern parser's reason) when it is not.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEventTime, parseEventTimeByPattern } from '../../src/model/time.ts';
+import { canonicalEpochSeconds, canonicalMicros, parseEventTime, parseEventTimeByPattern } from '../../src/model/time.ts';
 
 const two = (lo: number, hi: number) => fc.integer({ min: lo, max: hi }).map((n) => String(n).padStart(2, '0'));
 /** Near-valid times: each part usually right, sometimes just out of range or mis-punctuated. */
@@ -58,5 +58,22 @@ describe('parseEventTime: the character scanner agrees with the pattern parser',
       expect(parseEventTime(s), s).toEqual(parseEventTimeByPattern(s));
     }
     expect(parseEventTime('2026-03-01T10:00:00.037+02:00')).toEqual({ ok: true, time: '2026-03-01T08:00:00.037000Z' });
+  });
+});
+
+describe('canonicalEpochSeconds and canonicalMicros', () => {
+  it('agree with Date.parse on every canonical time of years 0001–9999', () => {
+    const canonical = fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).chain((d) =>
+      fc.integer({ min: 0, max: 999 }).map((extra) => `${d.toISOString().slice(0, 23)}${String(extra).padStart(3, '0')}Z`),
+    );
+    fc.assert(
+      fc.property(canonical, (time) => {
+        expect(canonicalEpochSeconds(time)).toBe(Date.parse(`${time.slice(0, 19)}Z`) / 1000);
+        expect(canonicalMicros(time)).toBe(Number(time.slice(20, 26)));
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(canonicalEpochSeconds('1969-12-31T23:59:59.999999Z')).toBe(-1);
+    expect(canonicalEpochSeconds('0001-01-01T00:00:00.000000Z')).toBe(Date.parse('0001-01-01T00:00:00Z') / 1000);
   });
 });
