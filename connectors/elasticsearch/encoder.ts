@@ -48,9 +48,16 @@ export function targetOf(record: SinkRecord, target: Target): string {
  * is the only action a data stream accepts, and it never overwrites.
  */
 export function bulkBody(records: readonly SinkRecord[], target: Target): Buffer {
-  const body = new Utf8Body();
-  for (const r of records) {
-    body.add(`{"create":{"_index":${JSON.stringify(targetOf(r, target))},"_id":${JSON.stringify(documentId(r.eventId))}}}\n`).add(r.payload).add('\n');
+  // The action lines first, to size the body exactly (the payloads know their byte counts): no copy of the body.
+  const actions = new Array<string>(records.length);
+  let size = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const action = `{"create":{"_index":${JSON.stringify(targetOf(r, target))},"_id":${JSON.stringify(documentId(r.eventId))}}}\n`;
+    actions[i] = action;
+    size += Buffer.byteLength(action, 'utf8') + r.bytes + 1;
   }
+  const body = new Utf8Body(size);
+  for (let i = 0; i < records.length; i++) body.add(actions[i]!).add(records[i]!.payload).add('\n');
   return body.bytes();
 }

@@ -103,6 +103,11 @@ export function frame(text: string, bytes: number, framing: 'octet-counting' | '
   return framing === 'lf' ? `${text}\n` : `${bytes} ${text}`;
 }
 
+/** UTF-8 bytes of `frame(text, bytes, framing)`. */
+export function framedBytes(bytes: number, framing: 'octet-counting' | 'lf'): number {
+  return framing === 'lf' ? bytes + 1 : String(bytes).length + 1 + bytes;
+}
+
 // ---- fitting a CEF line into a byte budget ----
 
 /** Extension keys never cut: numbers, addresses, times, labels, and the ids a SIEM correlates on. */

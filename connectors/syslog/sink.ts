@@ -9,7 +9,7 @@ import type { CheckResult, DeliveryStrength, Sink, SinkBatch } from '../../src/c
 import { explainNetworkError } from '../../src/net/errors.ts';
 import { createTlsMaterial, type TlsMaterial } from '../../src/net/tls.ts';
 import type { SyslogSinkConfig } from './config.ts';
-import { buildMessage, frame, type MessageSettings } from './encoder.ts';
+import { buildMessage, frame, framedBytes, type MessageSettings } from './encoder.ts';
 import { RELP_MAX_TXNR, RelpSession, RelpSessionError } from './relp.ts';
 import { acceptance, DatagramChannel, openStream, StreamChannel, type StreamTarget } from './transport.ts';
 
@@ -94,8 +94,10 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig, context
     const { messages, failures } = messagesOf(batch);
     if (messages.length > 0) {
       try {
-        // One buffer per batch: no write per message.
-        const body = new Utf8Body();
+        // One buffer per batch, sized from the messages' byte counts: no write per message, no copy.
+        let size = 0;
+        for (const m of messages) size += framedBytes(m.bytes, config.framing);
+        const body = new Utf8Body(size);
         for (const m of messages) body.add(frame(m.text, m.bytes, config.framing));
         await stream!.write(body.bytes(), signal);
       } catch (error) {

@@ -1,7 +1,7 @@
 // The syslog encoder: RFC 5424 / 3164 headers, CEF cut to the size limit without forging or splitting anything, framing.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildMessage, fitCef, frame, headerOf, msgIdOf, syslogSeverity, type MessageSettings } from '../../connectors/syslog/encoder.ts';
+import { buildMessage, fitCef, frame, framedBytes, headerOf, msgIdOf, syslogSeverity, type MessageSettings } from '../../connectors/syslog/encoder.ts';
 import { syslogSinkSchema } from '../../connectors/syslog/config.ts';
 import { escapeExtension, escapeHeader } from '../../mappings/cef/escape.ts';
 import { cefMapping } from '../../mappings/cef/index.ts';
@@ -193,5 +193,17 @@ describe('syslog configuration', () => {
     expect(messages({ transport: 'relp', port: 2514, tls: { caFile: '/ca.pem' } }).join()).toMatch(/relp\.tls: true/);
     expect(messages({ transport: 'tcp', facility: 'security' }).join()).toMatch(/facility.*0–23 or one of/);
     expect(messages({ transport: 'tcp', hostname: 'has space' }).join()).toMatch(/hostname.*printable US-ASCII/);
+  });
+});
+
+describe('framedBytes', () => {
+  it('is the UTF-8 size of the frame, for both framings (the stream body is sized from it)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 2000 }), fc.constantFrom('octet-counting' as const, 'lf' as const), (text, framing) => {
+        const bytes = Buffer.byteLength(text);
+        expect(framedBytes(bytes, framing)).toBe(Buffer.byteLength(frame(text, bytes, framing)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
