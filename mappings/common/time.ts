@@ -1,29 +1,20 @@
 // Conversions of the canonical event time (RFC 3339 UTC, six fraction digits) to the epochs formats use, exactly.
 
-import { canonicalEpochSeconds, canonicalMicros } from '../../src/model/time.ts';
+import { canonicalEpochSeconds, canonicalMicros, toEpochMicros } from '../../src/model/time.ts';
 
-/** Whole seconds since the epoch (floor) and the microseconds within that second. */
-function split(time: string): { seconds: number; micros: number } {
-  return { seconds: canonicalEpochSeconds(time), micros: canonicalMicros(time) };
-}
-
-/** Microseconds since 1970-01-01T00:00:00Z; negative before it. */
-export function epochMicros(time: string): bigint {
-  const { seconds, micros } = split(time);
-  return BigInt(seconds) * 1_000_000n + BigInt(micros);
-}
+/** Microseconds since 1970-01-01T00:00:00Z; negative before it (the model's `toEpochMicros`). */
+export const epochMicros: (time: string) => bigint = toEpochMicros;
 
 /** Nanoseconds since the epoch as a decimal string (OTLP `timeUnixNano`); exact, without BigInt for times after 1970. */
 export function epochNanosString(time: string): string {
-  const { seconds, micros } = split(time);
-  if (seconds <= 0) return (epochMicros(time) * 1000n).toString();
-  return `${seconds}${String(micros).padStart(6, '0')}000`;
+  const seconds = canonicalEpochSeconds(time);
+  if (seconds <= 0) return (toEpochMicros(time) * 1000n).toString();
+  return `${seconds}${String(canonicalMicros(time)).padStart(6, '0')}000`;
 }
 
 /** Milliseconds since the epoch (CEF `rt`): microseconds are truncated. */
 export function epochMillis(time: string): number {
-  const { seconds, micros } = split(time);
-  return seconds * 1000 + Math.floor(micros / 1000);
+  return canonicalEpochSeconds(time) * 1000 + Math.floor(canonicalMicros(time) / 1000);
 }
 
 /**

@@ -54,7 +54,7 @@ function planOf(segments: readonly string[]): FieldPlan {
 
 const plans = new Map<string, FieldPlan>();
 
-/** What `findOnce` returns when a field is found in more than one form: the caller compares them (`cadfField`). */
+/** What `findOnce` returns when a field is found in more than one form: `agreedForm` compares them. */
 const SEVERAL: unique symbol = Symbol('several');
 
 /**
@@ -102,15 +102,26 @@ function planFor(path: string): FieldPlan {
   return plan;
 }
 
-/** Why a field given in several forms is invalid, or undefined when they all agree (by canonical text). */
-function disagreement(record: JsonObject, plan: FieldPlan, path: string): Invalid | undefined {
+/**
+ * A field found in several forms (`findOnce` said so, which is rare): its first form when they all agree (by
+ * canonical text), else why the record is invalid there.
+ */
+function agreedForm(record: JsonObject, plan: FieldPlan, path: string): JsonValue | FieldInvalid {
   const found: JsonValue[] = [];
   collect(record, plan, found);
   const canonical = canonicalJson(found[0]!);
   if (found.some((v, i) => i > 0 && canonicalJson(v) !== canonical)) {
-    return invalid(path, `${path} is given more than once (nested and flat) with different values`);
+    return new FieldInvalid(invalid(path, `${path} is given more than once (nested and flat) with different values`));
   }
-  return undefined;
+  return found[0]!;
+}
+
+/** Why a record is invalid at a field, as a value the per-field functions below return instead of a result object. */
+class FieldInvalid {
+  readonly result: Invalid;
+  constructor(result: Invalid) {
+    this.result = result;
+  }
 }
 
 /**
@@ -123,25 +134,12 @@ export function cadfField(record: JsonObject, path: string): Got<JsonValue | und
   return v instanceof FieldInvalid ? v.result : got(v);
 }
 
-/** Why a record is invalid at a field, as a value the per-field functions below return instead of a result object. */
-class FieldInvalid {
-  readonly result: Invalid;
-  constructor(result: Invalid) {
-    this.result = result;
-  }
-}
-
 /** `cadfField` for the decoder's own loop: the value (undefined when absent) or why not, without a result object per field. */
 function fieldOrInvalid(record: JsonObject, path: string): JsonValue | undefined | FieldInvalid {
   const plan = planFor(path);
   const v = findOnce(record, plan);
-  if (v !== SEVERAL) return v;
-  // Nearly never: a field given in more than one form is taken when the forms agree.
-  const problem = disagreement(record, plan, path);
-  if (problem !== undefined) return new FieldInvalid(problem);
-  const found: JsonValue[] = [];
-  collect(record, plan, found);
-  return found[0];
+  // Nearly never several: a field given in more than one form is taken when the forms agree.
+  return v === SEVERAL ? agreedForm(record, plan, path) : v;
 }
 
 /** An optional text field (the empty string reads as absent), as the value itself (undefined when absent or empty) or why not. */

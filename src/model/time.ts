@@ -11,8 +11,6 @@ export type TimeParseResult = { readonly ok: true; readonly time: CanonicalTime 
 const MICROS_PER_SECOND = 1_000_000n;
 const MICROS_PER_DAY = 86_400n * MICROS_PER_SECOND;
 
-const CANONICAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
-
 /** Date and time of day, then an optional fraction, then whatever follows (the zone, checked separately). */
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(.*)$/s;
 
@@ -169,7 +167,7 @@ function scanEventTime(s: string): CanonicalTime | undefined {
     return undefined;
   }
   const fraction = fractionDigits >= 6 ? s.slice(20, 26) : fractionDigits === 0 ? '000000' : `${s.slice(20, 20 + fractionDigits)}${'000000'.slice(fractionDigits)}`;
-  if (offsetMinutes === 0) return `${t === 84 ? s.slice(0, 10) : s.slice(0, 10)}T${s.slice(11, 19)}.${fraction}Z`;
+  if (offsetMinutes === 0) return `${s.slice(0, 10)}T${s.slice(11, 19)}.${fraction}Z`;
   const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
   if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) return undefined;
   return formatEpochSeconds(seconds, fraction);
@@ -268,14 +266,7 @@ export function formatEpochMicros(us: bigint): CanonicalTime {
  * anything else is a bug in the caller and throws a `TypeError`.
  */
 export function toEpochMicros(time: string): bigint {
-  const m = CANONICAL.exec(time);
-  if (m !== null) {
-    const [, y, mo, d, h, mi, s, f] = m;
-    const days = daysFromCivil(Number(y), Number(mo), Number(d));
-    const seconds = days * 86400 + Number(h) * 3600 + Number(mi) * 60 + Number(s);
-    const canonical = checkCivil(Number(y), Number(mo), Number(d)) === undefined && Number(h) < 24 && Number(mi) < 60 && Number(s) < 60;
-    if (canonical) return BigInt(seconds) * MICROS_PER_SECOND + BigInt(f ?? '0');
-  }
+  if (isCanonicalTime(time)) return BigInt(canonicalEpochSeconds(time)) * MICROS_PER_SECOND + BigInt(canonicalMicros(time));
   const parsed = parseEventTime(time);
   if (!parsed.ok) throw new TypeError(`toEpochMicros: ${parsed.reason}`);
   return toEpochMicros(parsed.time);
