@@ -4,6 +4,7 @@
 // never loads the PostgreSQL driver, gRPC or OpenTelemetry).
 import type { ConnectorContext, ConnectorRegistry, SinkConnector, SinkSetupRequest, SourceConnector } from '../src/contracts/connector.ts';
 import type { Sink } from '../src/contracts/sink.ts';
+import type { SinkQuery } from '../src/contracts/sink-query.ts';
 import type { Source } from '../src/contracts/source.ts';
 import { auditFilesSourceSchema, type AuditFilesSourceConfig } from './audit-files/config.ts';
 import { connectSourceSchema, type ConnectSourceConfig } from './connect/config.ts';
@@ -73,21 +74,32 @@ const discard: SinkConnector<DiscardSinkConfig> = {
   schema: discardSinkSchema,
   ...lazy<DiscardSinkConfig, Sink>('sink', 'discard', async () => (await import('./discard/sink.ts')).createDiscardSink),
 };
+const splunkHecImpl = lazy<SplunkHecSinkConfig, Sink>('sink', 'splunk-hec', async () => (await import('./splunk-hec/sink.ts')).createSplunkHecSink);
+const splunkHecQuery = lazy<SplunkHecSinkConfig, SinkQuery>('sink', 'splunk-hec', async () => (await import('./splunk-hec/query.ts')).createSplunkHecQuery);
 const splunkHec: SinkConnector<SplunkHecSinkConfig> = {
   type: 'splunk-hec',
   schema: splunkHecSinkSchema,
-  ...lazy<SplunkHecSinkConfig, Sink>('sink', 'splunk-hec', async () => (await import('./splunk-hec/sink.ts')).createSplunkHecSink),
+  load: async () => {
+    await Promise.all([splunkHecImpl.load(), splunkHecQuery.load()]);
+  },
+  create: splunkHecImpl.create,
+  query: splunkHecQuery.create,
 };
 const elasticsearchImpl = lazy<ElasticsearchSinkConfig, ReturnType<typeof import('./elasticsearch/sink.ts').createElasticsearchSink>>(
   'sink',
   'elasticsearch',
   async () => (await import('./elasticsearch/sink.ts')).createElasticsearchSink,
 );
+const elasticsearchQuery = lazy<ElasticsearchSinkConfig, SinkQuery>('sink', 'elasticsearch', async () => (await import('./elasticsearch/query.ts')).createElasticsearchQuery);
 const elasticsearch: SinkConnector<ElasticsearchSinkConfig> = {
   type: 'elasticsearch',
   schema: elasticsearchSinkSchema as never,
   options: Object.values(ELASTICSEARCH_ROUTE_OPTIONS),
-  ...elasticsearchImpl,
+  load: async () => {
+    await Promise.all([elasticsearchImpl.load(), elasticsearchQuery.load()]);
+  },
+  create: elasticsearchImpl.create,
+  query: elasticsearchQuery.create,
   async setup(name: string, config: ElasticsearchSinkConfig, context: ConnectorContext, request: SinkSetupRequest) {
     await elasticsearchImpl.load();
     const sink = elasticsearchImpl.create(name, config, context);

@@ -1,5 +1,8 @@
-// What an Elasticsearch `_bulk` answer means for delivery: the whole-request and per-item response → outcome tables.
+// What an Elasticsearch answer means: the `_bulk` whole-request and per-item response → outcome tables, and the reconciliation search table.
+import { ForwarderError } from '../../src/contracts/errors.ts';
 import type { ItemFailure, SendOutcome } from '../../src/contracts/outcome.ts';
+import { CredentialValueError } from '../../src/net/auth.ts';
+import { explainNetworkError, findNetworkError } from '../../src/net/errors.ts';
 import { statusOutcome } from '../../src/net/status.ts';
 
 /**
@@ -120,4 +123,107 @@ export function errorOf(body: string): string | undefined {
     // not JSON (a proxy's page)
   }
   return undefined;
+}
+
+// ---- reconciliation queries (`_search` with aggregations, query.ts) ----
+
+/**
+ * What a search answer other than 200 means for a reconciliation query:
+ * - `empty`: the target does not exist, so it holds nothing (no event was ever written to it);
+ * - `io`: `FWD_SINK_IO`, retryable: the same query may work later;
+ * - `permanent`: `FWD_SINK_PERMANENT`: not before something is changed (credentials, privileges, mappings, URL).
+ */
+export type QueryAction = 'empty' | 'io' | 'permanent';
+
+/** The configuration keys a query failure names: `sinks.<name>.…`. */
+export interface QueryKeys {
+  readonly url: string;
+  readonly auth: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly serverName: string;
+}
+
+export const queryKeys = (sink: string): QueryKeys => {
+  const at = `sinks.${sink}`;
+  return { url: `${at}.url`, auth: `${at}.auth`, caFile: `${at}.tls.caFile`, certFile: `${at}.tls.certFile`, keyFile: `${at}.tls.keyFile`, serverName: `${at}.tls.serverName` };
+};
+
+export interface QueryRow {
+  readonly when: string;
+  readonly test: (status: number, errorType: string | undefined) => boolean;
+  readonly action: QueryAction;
+  readonly hint?: (keys: QueryKeys, target: string) => string;
+}
+
+/**
+ * Rows of the query table, first match wins. The search is sent to one concrete data stream or index at a time and
+ * without `ignore_unavailable`: with it, Elasticsearch's security would drop a target the credentials may not read
+ * from the request and answer an empty result, where a 403 is the truth (x-pack `IndicesAndAliasesResolver`).
+ */
+export const QUERY_TABLE: readonly QueryRow[] = [
+  { when: '404 index_not_found_exception', test: (s, t) => s === 404 && t === 'index_not_found_exception', action: 'empty' },
+  { when: '401', test: (s) => s === 401, action: 'permanent', hint: (k) => `the credentials are refused: check ${k.auth}` },
+  {
+    when: '403 security_exception',
+    test: (s) => s === 403,
+    action: 'permanent',
+    hint: (k, target) => `the credentials of ${k.auth} may not search: grant them the \`read\` index privilege on ${target} (a writer's key has create_doc only)`,
+  },
+  {
+    when: '400 (search_phase_execution_exception, illegal_argument_exception …)',
+    test: (s) => s === 400,
+    action: 'permanent',
+    hint: (_k, target) => `the query needs \`@timestamp\` mapped as a date and \`event.id\` as a keyword in ${target} (the index template of \`audit-forwarder setup elasticsearch\` maps them so)`,
+  },
+  { when: '408, 429, 5xx', test: (s) => s === 408 || s === 429 || s >= 500, action: 'io' },
+  { when: '404 without index_not_found_exception', test: (s) => s === 404, action: 'permanent', hint: (k) => `no search API at this URL: check ${k.url}` },
+  { when: 'anything else', test: () => true, action: 'permanent' },
+];
+
+/** The `error.type` of an Elasticsearch error body, if it is one. */
+export function errorTypeOf(body: string): string | undefined {
+  try {
+    const json = JSON.parse(body) as { error?: { type?: unknown } };
+    return typeof json.error?.type === 'string' ? json.error.type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function queryRow(status: number, body: string): QueryRow {
+  const type = errorTypeOf(body);
+  return QUERY_TABLE.find((r) => r.test(status, type))!;
+}
+
+/** The error of a query answered `status` (not 200 and not `empty`), naming the URL, Elasticsearch's words and what to check. */
+export function queryStatusError(status: number, body: string, url: string, keys: QueryKeys, target: string): ForwarderError {
+  const row = queryRow(status, body);
+  const said = errorOf(body);
+  const hint = row.hint?.(keys, target);
+  const detail = said === undefined ? '' : `: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}`;
+  const io = row.action === 'io';
+  return new ForwarderError(io ? 'FWD_SINK_IO' : 'FWD_SINK_PERMANENT', `Elasticsearch search at ${url}: HTTP ${status}${detail}${hint === undefined ? '' : `: ${hint}`}`, {
+    stage: 'sink',
+    disposition: io ? 'retryable' : 'permanent',
+  });
+}
+
+/**
+ * The error of a query that got no answer: the network table's words and fix (src/net/errors.ts), retryable as that
+ * table says; credentials that cannot be sent stop. An aborted query rejects with the signal's reason instead.
+ */
+export function queryUnanswered(error: unknown, signal: AbortSignal, url: string, keys: QueryKeys): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof CredentialValueError) {
+    return new ForwarderError('FWD_SINK_PERMANENT', `Elasticsearch search at ${url}: ${error.message}`, { stage: 'sink', disposition: 'permanent', cause: error });
+  }
+  const rule = findNetworkError(error)?.rule;
+  const detail = explainNetworkError(error, { url: keys.url, caFile: keys.caFile, certFile: keys.certFile, keyFile: keys.keyFile, serverName: keys.serverName });
+  return new ForwarderError('FWD_SINK_IO', `Elasticsearch search at ${url}: no answer (${detail})`, {
+    stage: 'sink',
+    disposition: rule === undefined || rule.retryable ? 'retryable' : 'permanent',
+    cause: error,
+  });
 }

@@ -1,6 +1,9 @@
-// What a HEC response means for delivery: the Splunk HEC response → outcome table (failures below HTTP: src/net/errors.ts).
+// What a HEC response means for delivery (the Splunk HEC response → outcome table), and a search answer for a reconciliation query (failures below HTTP: src/net/errors.ts).
 import type { SendOutcome } from '../../src/contracts/outcome.ts';
+import { ForwarderError } from '../../src/contracts/errors.ts';
 import { parseRetryAfter } from '../../src/delivery/backoff.ts';
+import { CredentialValueError } from '../../src/net/auth.ts';
+import { explainNetworkError, findNetworkError } from '../../src/net/errors.ts';
 import { statusRule } from '../../src/net/status.ts';
 
 /**
@@ -172,4 +175,111 @@ function hintForStatus(status: number): string | undefined {
   if (status === 401 || status === 403) return 'refused by the server or a proxy in front of it: check the token';
   if (status === 415) return 'the server does not accept this Content-Encoding (set gzip: false)';
   return statusRule(status).hint?.({ url: 'url', auth: 'token / tokenFile' });
+}
+
+// ---- reconciliation queries (the search API of the management port, not HEC) ----
+
+/** The configuration keys a search failure names: `sinks.<name>.search.…`. */
+export interface SearchKeys {
+  readonly url: string;
+  readonly token: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly serverName: string;
+}
+
+export const searchKeys = (sink: string): SearchKeys => {
+  const at = `sinks.${sink}.search`;
+  return { url: `${at}.url`, token: `${at}.token / ${at}.tokenFile`, caFile: `${at}.tls.caFile`, certFile: `${at}.tls.certFile`, keyFile: `${at}.tls.keyFile`, serverName: `${at}.tls.serverName` };
+};
+
+export interface SearchStatusRow {
+  readonly status: number | readonly [number, number];
+  /** `FWD_SINK_IO`: the same query may work later; `FWD_SINK_PERMANENT`: not before something is changed. */
+  readonly code: 'FWD_SINK_IO' | 'FWD_SINK_PERMANENT';
+  readonly meaning: string;
+  readonly hint?: (keys: SearchKeys, index: string) => string;
+}
+
+/**
+ * A search's HTTP answer other than 200, first match wins. Statuses of the REST API as Splunk's REST API reference
+ * lists them for `search/jobs` (400 bad request, 401 not authenticated, 403 insufficient permissions, 404 no such
+ * endpoint, 5xx server errors); the rest after the shared table (src/net/status.ts): 408 and 429 may clear, other
+ * 3xx and 4xx will not.
+ */
+export const SEARCH_STATUS_TABLE: readonly SearchStatusRow[] = [
+  {
+    status: 401,
+    code: 'FWD_SINK_PERMANENT',
+    meaning: 'the search token is missing or refused',
+    hint: (k) => `check ${k.token}: a Splunk authentication token (sent as Bearer; token authentication must be on), not the HEC token`,
+  },
+  {
+    status: 403,
+    code: 'FWD_SINK_PERMANENT',
+    meaning: 'the search user may not run this search',
+    hint: (k, index) => `give the token's user a role with the \`search\` capability whose searchable indexes include ${index}`,
+  },
+  { status: 400, code: 'FWD_SINK_PERMANENT', meaning: 'Splunk refused the search' },
+  { status: 404, code: 'FWD_SINK_PERMANENT', meaning: 'no search API at this URL', hint: (k) => `set ${k.url} to Splunk's management port (usually 8089; HEC's 8088 cannot search)` },
+  { status: 408, code: 'FWD_SINK_IO', meaning: 'the server timed out waiting for the request' },
+  { status: 429, code: 'FWD_SINK_IO', meaning: 'too many searches at once (the user’s or the role’s search quota)' },
+  { status: [500, 599], code: 'FWD_SINK_IO', meaning: 'Splunk failed to run the search' },
+  { status: [300, 399], code: 'FWD_SINK_PERMANENT', meaning: 'redirected elsewhere', hint: (k) => `set ${k.url} to the management port itself` },
+  { status: [100, 599], code: 'FWD_SINK_PERMANENT', meaning: 'not an answer of the search API' },
+];
+
+export function searchStatusRow(status: number): SearchStatusRow {
+  return (
+    SEARCH_STATUS_TABLE.find((r) => (typeof r.status === 'number' ? r.status === status : status >= r.status[0] && status <= r.status[1])) ??
+    SEARCH_STATUS_TABLE.at(-1)!
+  );
+}
+
+/** Splunk's own words in a REST answer (`{"messages":[{"type":"FATAL","text":"…"}]}`), one line, short. */
+export function searchMessages(body: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const messages = typeof json === 'object' && json !== null ? (json as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(messages)) return undefined;
+  const texts = messages.flatMap((m) => {
+    const o = typeof m === 'object' && m !== null ? (m as { type?: unknown; text?: unknown }) : {};
+    return typeof o.text === 'string' ? [`${typeof o.type === 'string' ? `${o.type}: ` : ''}${o.text}`] : [];
+  });
+  if (texts.length === 0) return undefined;
+  const line = texts.join('; ').replace(/\s+/g, ' ');
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The error of a search answered `status` (not 200), naming the URL, what Splunk said, and what to check. */
+export function searchStatusError(status: number, body: string, url: string, keys: SearchKeys, index: string): ForwarderError {
+  const row = searchStatusRow(status);
+  const said = searchMessages(body);
+  const hint = row.hint?.(keys, index);
+  const message = `Splunk search at ${url}: HTTP ${status} (${row.meaning})${said === undefined ? '' : `: ${said}`}${hint === undefined ? '' : `: ${hint}`}`;
+  return new ForwarderError(row.code, message, { stage: 'sink', disposition: row.code === 'FWD_SINK_IO' ? 'retryable' : 'permanent' });
+}
+
+/**
+ * The error of a search that got no answer: the network table's words and fix (src/net/errors.ts), retryable as
+ * that table says (a refused connection may clear, an unknown CA will not); a token that cannot be sent stops.
+ * An aborted search rejects with the signal's reason instead (the caller's).
+ */
+export function searchUnanswered(error: unknown, signal: AbortSignal, url: string, keys: SearchKeys): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof CredentialValueError) {
+    return new ForwarderError('FWD_SINK_PERMANENT', `Splunk search at ${url}: ${error.message}`, { stage: 'sink', disposition: 'permanent', cause: error });
+  }
+  const rule = findNetworkError(error)?.rule;
+  const detail = explainNetworkError(error, { url: keys.url, caFile: keys.caFile, certFile: keys.certFile, keyFile: keys.keyFile, serverName: keys.serverName });
+  return new ForwarderError('FWD_SINK_IO', `Splunk search at ${url}: no answer (${detail})`, {
+    stage: 'sink',
+    disposition: rule === undefined || rule.retryable ? 'retryable' : 'permanent',
+    cause: error,
+  });
 }

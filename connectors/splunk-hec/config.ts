@@ -8,6 +8,8 @@ export const SPLUNK_HEC_DEFAULTS = Object.freeze({
   concurrency: 4,
   timeoutMs: 30_000,
   ack: Object.freeze({ mode: 'auto' as const, pollIntervalMs: 1_000, timeoutMs: 300_000, maxPending: 64, idsPerPoll: 1000 }),
+  /** A search over a range can take much longer than a HEC request. */
+  search: Object.freeze({ timeoutMs: 120_000 }),
 });
 
 const urlPath = (): z.ZodType<string> =>
@@ -35,6 +37,42 @@ const hecBaseUrl = (): z.ZodType<string> =>
       `the sink adds ${SPLUNK_HEC_DEFAULTS.path} (its \`path\`) and the ack and health endpoints itself; use ${JSON.stringify(base)}`;
     reportIssue(ctx, { text }, ctx.value);
   });
+
+/**
+ * `search.url`: the base URL of Splunk's REST management port (usually 8089), where the reconciliation queries
+ * go (`/services/search/jobs/export`). A URL that already names an endpoint under `/services` would make every
+ * query go to `…/services/…/services/search/jobs/export`: an error naming the URL to use.
+ */
+const managementBaseUrl = (): z.ZodType<string> =>
+  httpUrl().check((ctx) => {
+    const url = new URL(ctx.value);
+    const at = url.pathname.search(/\/services(?:NS)?(?:\/|$)/);
+    if (at < 0) return;
+    url.pathname = url.pathname.slice(0, at);
+    const base = url.toString().replace(/\/$/, '');
+    const text =
+      `expected the base URL of Splunk's management port (such as https://splunk.example.com:8089), got ${JSON.stringify(ctx.value)}: ` +
+      `the query adds /services/search/jobs/export itself; use ${JSON.stringify(base)}`;
+    reportIssue(ctx, { text }, ctx.value);
+  });
+
+/**
+ * The optional `search` block: Splunk's search API, for `reconcile --against siem` (query.ts). Its own URL (the
+ * management port, not HEC's), its own token (a Splunk authentication token of a user who may search the
+ * routes' indexes: not the HEC token, which cannot search), its own TLS and timeout.
+ */
+const searchOptions = () =>
+  withSecret(
+    {
+      /** Base URL of the REST management port, `https://splunk.example.com:8089`. */
+      url: managementBaseUrl(),
+      /** TLS to the management port: as the sink's `tls` (Splunk's own CA, a client certificate, `serverName`). */
+      tls: tlsOptions(),
+      /** Time allowed for a search's answer (its headers, then each part of its body). */
+      timeout: requestTimeout(SPLUNK_HEC_DEFAULTS.search.timeoutMs),
+    },
+    'token',
+  );
 
 export const splunkHecSinkSchema = withSecret(
   {
@@ -74,6 +112,8 @@ export const splunkHecSinkSchema = withSecret(
         idsPerPoll: integer({ min: 1, max: 10_000 }).default(SPLUNK_HEC_DEFAULTS.ack.idsPerPoll),
       })
       .prefault({}),
+    /** Splunk's search API, for reconciliation queries (optional: without it `reconcile --against siem` says what to set). */
+    search: searchOptions().optional(),
   },
   'token',
 );

@@ -10,6 +10,9 @@ import { beforeEpoch, epochMicros, epochMillis } from '../common/time.ts';
 import { eventProblem } from '../common/validate.ts';
 import { CADF_LABELS, COMMON_LABELS, CONNECT_LABELS, EXTENSION_LIMITS, EXTERNAL_ID_DIGEST_HEX, EXTERNAL_ID_PREFIX, HEADER_LIMITS } from './dictionary.ts';
 import { escapeExtension, escapeHeader, jsonLine, truncate } from './escape.ts';
+import { cefHeartbeat } from './heartbeat.ts';
+
+export { HEARTBEAT_LABELS, HEARTBEAT_NAME, HEARTBEAT_SIGNATURE_ID } from './heartbeat.ts';
 
 /** Integer versions only: the version travels in `cn3`, a CEF Long. */
 const VERSION = '1';
@@ -137,4 +140,5 @@ export const cefMapping: Mapping<string> = {
   encoding: 'text',
   options: [],
   map: (event) => mapEvent(event),
+  heartbeat: (summary) => cefHeartbeat(summary, VERSION),
 };

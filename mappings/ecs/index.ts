@@ -1,5 +1,5 @@
 // The `ecs` mapping: a canonical audit event as one Elastic Common Schema 9.x document (Connect detail under `cofide.*`, CADF under `ibm.cadf.*`).
-import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
+import type { HeartbeatSummary, MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
 import type { AuditEvent } from '../../src/model/audit-event.ts';
 import { isJsonObject, toJsonLine } from '../../src/model/json.ts';
 import type { JsonValue } from '../../src/model/json.ts';
@@ -7,7 +7,10 @@ import { payloadOf } from '../common/payload.ts';
 import { classify, type Classification } from '../common/taxonomy.ts';
 import { eventProblem } from '../common/validate.ts';
 import type { EcsDocument, EcsUser } from './document.ts';
+import { ecsHeartbeat, type EcsHeartbeatDocument } from './heartbeat.ts';
 import { isIpAddress, spiffeTrustDomain } from './identifiers.ts';
+
+export { HEARTBEAT_DATASET, type EcsHeartbeatDocument } from './heartbeat.ts';
 
 /** The ECS release the documents follow (`ecs.version`). */
 export const ECS_VERSION = '9.4.0';
@@ -238,10 +241,17 @@ function mapEvent(event: AuditEvent, options: MappingOptions): MapResult<EcsDocu
   return { kind: 'mapped', value: doc };
 }
 
-export const ecsMapping: Mapping<EcsDocument> = {
+/** The mapping: audit events as `EcsDocument`s, heartbeats as `EcsHeartbeatDocument`s (data stream `logs-audit_forwarder.heartbeat-*`). */
+export interface EcsMapping extends Mapping<EcsDocument | EcsHeartbeatDocument> {
+  map(event: AuditEvent, options: MappingOptions): MapResult<EcsDocument>;
+  heartbeat(summary: HeartbeatSummary, options: MappingOptions): MapResult<EcsHeartbeatDocument>;
+}
+
+export const ecsMapping: EcsMapping = {
   name: 'ecs',
   version: '2',
   encoding: 'json',
   options: [ECS_OPTIONS.dataset, ECS_OPTIONS.eventOriginal],
   map: mapEvent,
+  heartbeat: (summary, options) => ecsHeartbeat(summary, options, { ecs: ECS_VERSION, mapping: ecsMapping.version }),
 };

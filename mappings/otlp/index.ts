@@ -5,13 +5,15 @@ import type { AuditEvent } from '../../src/model/audit-event.ts';
 import { toJsonLine } from '../../src/model/json.ts';
 import { payloadOf } from '../common/payload.ts';
 import { classify, type Classification } from '../common/taxonomy.ts';
-import { epochNanosString } from '../common/time.ts';
 import { eventProblem } from '../common/validate.ts';
 import { int, str, strArray, stringValue, type KeyValue, type OtlpLogEntry, type OtlpLogRecord } from './any-value.ts';
+import { observedNanos, pushOptionAttributes, unixNanos } from './common.ts';
+import { otlpHeartbeat } from './heartbeat.ts';
 import { OTLP_SEVERITY } from './severity.ts';
 
 export type { AnyValue, KeyValue, OtlpLogEntry, OtlpLogRecord } from './any-value.ts';
 export { OTLP_SEVERITY } from './severity.ts';
+export { HEARTBEAT_EVENT_NAME } from './heartbeat.ts';
 
 export const OTLP_MAPPING_VERSION = '1';
 /** `InstrumentationScope.name` of every record. */
@@ -22,48 +24,13 @@ export const CADF_EVENT_NAME_PREFIX = 'ibm.cadf.audit.';
 
 /** A type or action that may end an event name as is; anything else ends it in `other` (the value is still carried as an attribute). */
 const EVENT_NAME_SUFFIX = /^[A-Za-z0-9_.-]{1,200}$/;
-/** A canonical time whose fields are in calendar range, so that `epochNanosString` cannot meet a NaN (month 13, hour 25). */
-const CALENDAR_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
-const EPOCH = '1970-01-01T00:00:00.000000Z';
-/** The last microsecond whose nanosecond count fits OTLP's fixed64 (2^64 − 1 ns is 2554-07-21T23:34:33.709551615Z). */
-const LAST_FIXED64_TIME = '2554-07-21T23:34:33.709551Z';
-
-type Nanos = { readonly ok: true; readonly nanos: string } | { readonly ok: false; readonly reason: string };
-
-/** A canonical time as OTLP fixed64 nanoseconds: after 1970 (0 means "unknown" in OTLP) and before the fixed64 limit. */
-function unixNanos(time: string, what: string): Nanos {
-  if (!CALENDAR_TIME.test(time)) return { ok: false, reason: `${what} must be an RFC 3339 UTC calendar time with six fraction digits, got ${JSON.stringify(time)}` };
-  if (time <= EPOCH) {
-    return {
-      ok: false,
-      reason:
-        time === EPOCH
-          ? `${what} is the Unix epoch itself, which OTLP reads as "unknown" (a time of 0)`
-          : `${what} ${time} is before 1970: OTLP times are unsigned nanoseconds since the Unix epoch`,
-    };
-  }
-  if (time > LAST_FIXED64_TIME) return { ok: false, reason: `${what} ${time} is after ${LAST_FIXED64_TIME}, the last time OTLP's 64-bit nanoseconds can hold` };
-  return { ok: true, nanos: epochNanosString(time) };
-}
-
-// The engine gives one observedTime to a whole chunk of records: converting it once per chunk, not per record,
-// is worth a one-entry memo (of a pure function, so the mapping stays pure).
-let lastObserved: { readonly time: string; readonly result: Nanos } | undefined;
-function observedNanos(time: string): Nanos {
-  if (lastObserved?.time !== time) lastObserved = { time, result: unixNanos(time, 'the observedTime option') };
-  return lastObserved.result;
-}
-
 function resourceOf(event: AuditEvent, options: MappingOptions): KeyValue[] {
   const { product, service, version } = event.origin;
   const attributes = [str('service.name', service ?? product ?? event.origin.kind)];
   // A CADF record's observer (`auth-idp`) is the service; the platform that runs it is its namespace.
   if (service !== undefined && product !== undefined) attributes.push(str('service.namespace', product));
   if (version !== undefined) attributes.push(str('service.version', version));
-  const instance = options.serviceInstanceId;
-  if (instance !== undefined && instance !== '') attributes.push(str('service.instance.id', instance));
-  const environment = options.deploymentEnvironment;
-  if (environment !== undefined && environment !== '') attributes.push(str('deployment.environment.name', environment));
+  pushOptionAttributes(attributes, options);
   return attributes;
 }
 
@@ -158,4 +125,5 @@ export const otlpJsonMapping: Mapping<OtlpLogEntry> = {
   encoding: 'json',
   options: ['deploymentEnvironment', 'serviceInstanceId'],
   map: mapToOtlp,
+  heartbeat: (summary, options) => otlpHeartbeat(summary, options, { name: OTLP_SCOPE_NAME, version: OTLP_MAPPING_VERSION }),
 };

@@ -1,5 +1,5 @@
 // The `splunk-hec` mapping: one HEC JSON envelope per event, the event body carrying Splunk CIM fields beside the canonical ones.
-import type { MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
+import type { HeartbeatSummary, MapResult, Mapping, MappingOptions } from '../../src/contracts/mapping.ts';
 import type { AuditEvent, EntityLink, EventActor, EventOrigin, EventTarget } from '../../src/model/audit-event.ts';
 import type { JsonValue } from '../../src/model/json.ts';
 import { payloadOf } from '../common/payload.ts';
@@ -7,6 +7,9 @@ import { classify } from '../common/taxonomy.ts';
 import { beforeEpoch, epochSeconds } from '../common/time.ts';
 import { eventProblem } from '../common/validate.ts';
 import { cimFields, type CimFields } from './cim.ts';
+import { splunkHecHeartbeat, type SplunkHecHeartbeatEnvelope } from './heartbeat.ts';
+
+export { HEARTBEAT_SOURCE, HEARTBEAT_SOURCETYPE, type SplunkHecHeartbeatEnvelope } from './heartbeat.ts';
 
 export const SPLUNK_HEC_MAPPING_NAME = 'splunk-hec';
 export const SPLUNK_HEC_MAPPING_VERSION = '1';
@@ -120,10 +123,17 @@ function map(event: AuditEvent, options: MappingOptions): MapResult<SplunkHecEnv
   return { kind: 'mapped', value: envelope };
 }
 
-export const splunkHecMapping: Mapping<SplunkHecEnvelope> = {
+/** The mapping: audit events as `SplunkHecEnvelope`s, heartbeats as `SplunkHecHeartbeatEnvelope`s (sourcetype `audit_forwarder:heartbeat`). */
+export interface SplunkHecMapping extends Mapping<SplunkHecEnvelope | SplunkHecHeartbeatEnvelope> {
+  map(event: AuditEvent, options: MappingOptions): MapResult<SplunkHecEnvelope>;
+  heartbeat(summary: HeartbeatSummary, options: MappingOptions): MapResult<SplunkHecHeartbeatEnvelope>;
+}
+
+export const splunkHecMapping: SplunkHecMapping = {
   name: SPLUNK_HEC_MAPPING_NAME,
   version: SPLUNK_HEC_MAPPING_VERSION,
   encoding: 'json',
   options: ['sourcetype', 'source', 'host', 'index'],
   map,
+  heartbeat: (summary, options) => splunkHecHeartbeat(summary, options, MAPPING_STAMP),
 };

@@ -19,13 +19,13 @@ export interface CommitWriterOptions {
 export interface CommitWriter {
   /**
    * Records that `sinkName` has ended every record up to `position`, `records` of them since its previous
-   * commit (added to the sink's running total). Cheap and synchronous: the checkpoint is saved in the
+   * commit (added to the sink's running total), with the lane's ledger state at that position when it keeps one. Cheap and synchronous: the checkpoint is saved in the
    * background, coalescing all commits that arrive while a save is in flight (the latest position wins).
    * `position` is kept by reference: do not mutate it afterwards.
    * Throws the error of a failed save (a route must stop rather than go on without checkpoints), and
    * `TypeError` for a negative or non-integer `records`.
    */
-  commit(sinkName: string, position: Position, records: number): void;
+  commit(sinkName: string, position: Position, records: number, ledger?: object): void;
   /** Replaces the checkpoint's free-form `meta` (replay state); saved like a commit. Throws like `commit`. */
   setMeta(meta: Readonly<Record<string, unknown>> | undefined): void;
   /**
@@ -130,13 +130,14 @@ export function createCommitWriter(
   };
 
   return {
-    commit(sinkName, position, records) {
+    commit(sinkName, position, records, ledger) {
       if (failure !== undefined) throw failure.error;
       if (!Number.isSafeInteger(records) || records < 0) {
         throw new TypeError(`commit of sink ${sinkName}: records must be a non-negative integer, got ${records}`);
       }
       const previous = sinks.get(sinkName);
-      sinks.set(sinkName, { position, records: (previous?.records ?? 0) + records, savedAt: previous?.savedAt ?? '' });
+      const state = ledger ?? previous?.ledger;
+      sinks.set(sinkName, { position, records: (previous?.records ?? 0) + records, savedAt: previous?.savedAt ?? '', ...(state !== undefined ? { ledger: state as Record<string, unknown> } : {}) });
       touched.add(sinkName);
       changed();
     },

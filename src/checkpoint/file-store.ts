@@ -7,7 +7,8 @@ import { CHECKPOINT_FORMAT_VERSION } from '../contracts/checkpoint-store.ts';
 import type { Checkpoint, CheckpointLock, CheckpointLockHolder, CheckpointStore, SinkPosition } from '../contracts/checkpoint-store.ts';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
 import type { ErrorDisposition } from '../contracts/errors.ts';
-import { canonicalJson, isJsonObject } from '../model/json.ts';
+import { canonicalJson, isJsonObject, type JsonObject } from '../model/json.ts';
+import { ledgerStateProblem } from '../ledger/accountant.ts';
 import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
 import { tryLockFile } from './lock.ts';
 import type { LockAttempt, LockHolderInfo } from './lock.ts';
@@ -138,7 +139,7 @@ function encodeCheckpoint(checkpoint: Checkpoint): string {
     if (!Number.isSafeInteger(sp.records) || sp.records < 0) {
       throw new TypeError(`checkpoint sink ${name}: records must be a non-negative integer`);
     }
-    sinks[name] = { position: sp.position, records: sp.records, savedAt: sp.savedAt };
+    sinks[name] = { position: sp.position, records: sp.records, savedAt: sp.savedAt, ...(sp.ledger !== undefined ? { ledger: sp.ledger } : {}) };
   }
   // Through JSON once, so that what is hashed is exactly what a reader will parse (Dates, undefined …).
   const body = JSON.parse(
@@ -207,7 +208,12 @@ function decodeCheckpoint(bytes: Uint8Array, expectedKey: string): Decoded {
       return corrupt(`sink "${name}" has an invalid record count`);
     }
     if (typeof sp['savedAt'] !== 'string') return corrupt(`sink "${name}" has no savedAt time`);
-    positions[name] = { position: sp['position']!, records, savedAt: sp['savedAt'] };
+    const ledger = sp['ledger'];
+    if (ledger !== undefined) {
+      const problem = ledgerStateProblem(ledger);
+      if (problem !== undefined) return corrupt(`sink "${name}": its ledger state ${problem}`);
+    }
+    positions[name] = { position: sp['position']!, records, savedAt: sp['savedAt'], ...(ledger !== undefined ? { ledger: ledger as JsonObject } : {}) };
   }
   if (meta !== undefined && !isJsonObject(meta)) return corrupt('"meta" is not an object');
   return {

@@ -9,6 +9,7 @@ import { registerCheckpoint } from './checkpoint.ts';
 import { registerDlq } from './dlq.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.ts';
 import { registerMap } from './map.ts';
+import { registerReconcile } from './reconcile.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSetup } from './setup.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCheckpoint(program);
   registerDlq(program);
   registerSetup(program);
+  registerReconcile(program);
   for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     c.exitOverride();
   }

@@ -36,6 +36,7 @@ export const DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 30 * SECOND,
   server: Object.freeze({ stuckAfterMs: 5 * MINUTE }),
   logging: Object.freeze({ level: 'info' as LogLevel, format: 'json' as LogFormat }),
+  ledger: Object.freeze({ enabled: true, windowMs: 1 * MINUTE, latenessMs: 1 * MINUTE, heartbeat: false }),
 });
 
 /** Bounds of the numeric settings, in output units. */
@@ -47,6 +48,8 @@ export const LIMITS = Object.freeze({
   retryDelayMs: Object.freeze({ min: 1, max: 1 * HOUR }),
   shutdownTimeoutMs: Object.freeze({ min: 0, max: 1 * HOUR }),
   stuckAfterMs: Object.freeze({ min: 1 * SECOND, max: 24 * HOUR }),
+  ledgerWindowMs: Object.freeze({ min: 1 * SECOND, max: 24 * HOUR }),
+  ledgerLatenessMs: Object.freeze({ min: 0, max: 24 * HOUR }),
 });
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LogLevel[];
@@ -89,6 +92,11 @@ export interface ForwarderConfig {
   /** `listen`: where /healthz, /readyz and /metrics are served (none when absent). */
   server: { listen?: string; stuckAfterMs: number };
   logging: { level: LogLevel; format: LogFormat };
+  /**
+   * The completeness ledger (docs/completeness.md): per route × sink and window of event time, counts and a digest
+   * of what was delivered, hash-chained in `<checkpoints>/ledger/<route>.jsonl`. Live runs only.
+   */
+  ledger: { enabled: boolean; windowMs: number; latenessMs: number; heartbeat: boolean; signingKeyFile?: string };
 }
 
 // ---- schemas ----
@@ -197,7 +205,23 @@ export const topLevelSchema = z.strictObject({
   logging: z
     .strictObject({ level: z.enum(LOG_LEVELS).default(DEFAULTS.logging.level), format: z.enum(LOG_FORMATS).default(DEFAULTS.logging.format) })
     .prefault({}),
+  ledger: z
+    .strictObject({
+      enabled: z.boolean().default(DEFAULTS.ledger.enabled),
+      window: wholeSeconds(LIMITS.ledgerWindowMs).default(DEFAULTS.ledger.windowMs),
+      lateness: wholeSeconds(LIMITS.ledgerLatenessMs).default(DEFAULTS.ledger.latenessMs),
+      heartbeat: z.boolean().default(DEFAULTS.ledger.heartbeat),
+      signingKeyFile: filePath('a path to an Ed25519 private key (PEM)').optional(),
+    })
+    .prefault({}),
 });
+
+/** A duration that is a whole number of seconds (ledger windows are aligned on seconds since the epoch). */
+function wholeSeconds(range: { min: number; max: number }): z.ZodType<number> {
+  return duration(range).check((ctx) => {
+    if (ctx.value % SECOND !== 0) reportIssue(ctx, { expected: 'a whole number of seconds, such as 30s or 1m' }, formatDuration(ctx.value));
+  });
+}
 
 // ---- validation across sections ----
 
@@ -336,6 +360,13 @@ function validate(raw: unknown, options: ValidateOptions): ValidationResult {
     shutdownTimeoutMs: t.shutdownTimeout,
     server: { ...(t.server.listen === undefined ? {} : { listen: t.server.listen }), stuckAfterMs: t.server.stuckAfter },
     logging: { level: t.logging.level, format: t.logging.format },
+    ledger: {
+      enabled: t.ledger.enabled,
+      windowMs: t.ledger.window,
+      latenessMs: t.ledger.lateness,
+      heartbeat: t.ledger.heartbeat,
+      ...(t.ledger.signingKeyFile !== undefined ? { signingKeyFile: t.ledger.signingKeyFile } : {}),
+    },
   };
   return { ok: true, config };
 }

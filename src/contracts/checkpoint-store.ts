@@ -9,6 +9,11 @@ export interface SinkPosition {
   readonly records: number;
   /** RFC 3339 time of the save. */
   readonly savedAt: string;
+  /**
+   * The completeness ledger's open windows at this position (src/ledger/accountant.ts), saved in the same write
+   * so that a restart resumes counting exactly where the position resumes reading. Absent without a ledger.
+   */
+  readonly ledger?: Readonly<Record<string, unknown>>;
 }
 
 /** One checkpoint: a live route, or one replay of a route. */

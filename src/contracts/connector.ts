@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../logging.ts';
 import type { Sink } from './sink.ts';
+import type { SinkQuery } from './sink-query.ts';
 import type { Source } from './source.ts';
 
 export interface ConnectorContext {
@@ -45,6 +46,13 @@ export interface SinkConnector<C extends { type: string; mapping: string } = { t
    * lifecycle policy). Idempotent; resolves with one line per thing done, rejects with what went wrong.
    */
   setup?(name: string, config: C, context: ConnectorContext, request: SinkSetupRequest): Promise<string[]>;
+  /**
+   * Optional: a read-only view of what the destination holds, for `audit-forwarder reconcile --against siem`
+   * (see sink-query.ts). Absent for a destination that cannot be queried (syslog, OTLP, files): `reconcile` says
+   * so. Throws `ForwarderError` `FWD_CONFIG_INVALID` when the sink's configuration lacks what a query needs (the
+   * key to set). May only be called once `load` resolved.
+   */
+  query?(name: string, config: C, context: ConnectorContext): SinkQuery;
 }
 
 /** What `audit-forwarder setup` passes to a sink connector's `setup`. */

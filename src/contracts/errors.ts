@@ -22,6 +22,8 @@ export type ForwarderErrorCode =
   | 'FWD_SINK_PERMANENT'
   | 'FWD_SINK_IO'
   | 'FWD_DEADLETTER_IO'
+  | 'FWD_LEDGER_CORRUPT'
+  | 'FWD_LEDGER_IO'
   | 'FWD_CLI_USAGE';
 
 /**
@@ -36,7 +38,7 @@ export type DeadLetterCode = Extract<
   'FWD_DECODE_INVALID' | 'FWD_DECODE_TOO_DEEP' | 'FWD_DECODE_FAILED' | 'FWD_MAP_INVALID' | 'FWD_MAP_FAILED' | 'FWD_SINK_REJECTED'
 >;
 
-export type ErrorStage = 'config' | 'checkpoint' | 'source' | 'decode' | 'map' | 'sink' | 'deadletter' | 'cli';
+export type ErrorStage = 'config' | 'checkpoint' | 'source' | 'decode' | 'map' | 'sink' | 'deadletter' | 'ledger' | 'cli';
 
 /**
  * `retryable`: the same operation may succeed later. `permanent`: it will not, but the process may go on

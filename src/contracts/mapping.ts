@@ -30,4 +30,40 @@ export interface Mapping<T = unknown> {
    * A fact that is missing is never invented: return `invalid` with the offending path instead.
    */
   map(event: AuditEvent, options: MappingOptions): MapResult<T>;
+  /**
+   * Optional: the heartbeat record of one closed ledger window (see src/ledger/ and docs/completeness.md) in this
+   * mapping's format, kept apart from audit events at the destination (its own sourcetype, data stream, CEF
+   * class or event name), so that a SIEM alert can watch the forwarder and a count of audit events never
+   * includes it. Pure and total like `map`.
+   */
+  heartbeat?(summary: HeartbeatSummary, options: MappingOptions): MapResult<T>;
+}
+
+/** What a heartbeat says: one closed window of one route × sink, as its ledger entry records it. */
+export interface HeartbeatSummary {
+  readonly route: string;
+  readonly sink: string;
+  /** The window of event time, canonical RFC 3339 UTC (six fraction digits), `from` inclusive, `to` exclusive. */
+  readonly window: { readonly from: string; readonly to: string };
+  /** 0 for the window's entry; 1, 2 … for entries of late events in a window already closed (`late` true). */
+  readonly part: number;
+  readonly late: boolean;
+  /** Records of the window by status; `read` = delivered + skipped + rejected + dead_lettered. */
+  readonly counts: {
+    readonly read: number;
+    readonly selected: number;
+    readonly delivered: number;
+    readonly skipped: number;
+    readonly rejected: number;
+    readonly dead_lettered: number;
+  };
+  /** Order-independent digest of the delivered events (64 hex digits). */
+  readonly digest: string;
+  /** The ledger entry's sequence number and hash (the chain an auditor verifies). */
+  readonly seq: number;
+  readonly hash: string;
+  /** When the entry was written: canonical RFC 3339 UTC; the heartbeat's own time. */
+  readonly closedAt: string;
+  /** The forwarder that wrote it: its version and host name. */
+  readonly forwarder: { readonly version: string; readonly host: string };
 }

@@ -3,6 +3,7 @@ import type { Position } from '../contracts/source.ts';
 import type { SinkRecord } from '../contracts/sink.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
 import type { DecodeContext } from '../model/decode.ts';
+import { BatchTally, type EarlyStatus } from '../ledger/accountant.ts';
 
 /**
  * What a refused record's dead letter is made from: the line it was read as (decoded again then: a flat string
@@ -28,6 +29,18 @@ export interface PendingBatch {
   readonly recordCount: number;
   /** Position after the last record of the batch. */
   readonly position: Position;
+  /** What the batch adds to the ledger's windows (when the lane keeps a ledger). */
+  readonly tally?: BatchTally;
+}
+
+/** Where a record counts in the ledger: its window, and for one not sent, how it ended. */
+export interface LedgerNote {
+  readonly window: number;
+  readonly ended?: EarlyStatus;
+  /** For one not sent: whether the route's selection chose it (a mapping refused it then). */
+  readonly selected?: boolean;
+  /** Its event time, when it has one (the newest closes windows). */
+  readonly time?: string;
 }
 
 /**
@@ -46,13 +59,22 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private readonly limits: BatchLimits;
   private readonly onClose: (batch: PendingBatch) => void;
+  private readonly ledger: boolean;
+  private tally: BatchTally | undefined;
 
-  constructor(limits: BatchLimits, onClose: (batch: PendingBatch) => void) {
+  /** With `ledger`, every batch carries a `tally` of the records `add` was given a `LedgerNote` for. */
+  constructor(limits: BatchLimits, onClose: (batch: PendingBatch) => void, options: { readonly ledger?: boolean } = {}) {
     this.limits = limits;
     this.onClose = onClose;
+    this.ledger = options.ledger === true;
   }
 
-  add(position: Position, record?: SinkRecord, origin?: RecordOrigin, originContext?: DecodeContext): void {
+  /** Nothing read since the last batch closed. */
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  add(position: Position, record?: SinkRecord, origin?: RecordOrigin, originContext?: DecodeContext, note?: LedgerNote): void {
     if (record !== undefined) {
       const full =
         this.records.length >= this.limits.maxEvents ||
@@ -62,6 +84,12 @@ export class Batcher {
       this.origins.push(origin!);
       this.originContexts.push(originContext);
       this.bytes += record.bytes;
+    }
+    if (note !== undefined && this.ledger) {
+      const t = (this.tally ??= new BatchTally());
+      if (record !== undefined) t.sent(note.window);
+      else t.early(note.window, note.ended ?? 'skipped', note.selected === true);
+      if (note.time !== undefined && (t.newest === undefined || note.time > t.newest)) t.newest = note.time;
     }
     this.count++;
     this.position = position;
@@ -79,7 +107,16 @@ export class Batcher {
       this.timer = undefined;
     }
     if (this.count === 0 || this.position === undefined) return;
-    const batch: PendingBatch = { records: this.records, origins: this.origins, originContexts: this.originContexts, bytes: this.bytes, recordCount: this.count, position: this.position };
+    const batch: PendingBatch = {
+      records: this.records,
+      origins: this.origins,
+      originContexts: this.originContexts,
+      bytes: this.bytes,
+      recordCount: this.count,
+      position: this.position,
+      ...(this.tally !== undefined ? { tally: this.tally } : {}),
+    };
+    this.tally = undefined;
     this.records = [];
     this.origins = [];
     this.originContexts = [];
@@ -95,6 +132,8 @@ export class Batcher {
     this.timer = undefined;
     this.records = [];
     this.origins = [];
+    this.originContexts = [];
+    this.tally = undefined;
     this.bytes = 0;
     this.count = 0;
     this.position = undefined;

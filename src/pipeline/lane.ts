@@ -12,7 +12,10 @@ import type { BackoffPolicy } from '../delivery/backoff.ts';
 import { deliverWithRetry, readWithRetry, SourceReadError, type DeliveryResult } from '../delivery/retry.ts';
 import { encodeValue } from '../delivery/encode.ts';
 import { severityOf } from '../../mappings/common/taxonomy.ts';
-import { Batcher, type BatchLimits, type PendingBatch } from './batcher.ts';
+import { Batcher, type BatchLimits, type LedgerNote, type PendingBatch } from './batcher.ts';
+import type { BatchTally, LaneAccountant, LaneLedgerState } from '../ledger/accountant.ts';
+import type { LedgerEntryInput } from '../ledger/entry.ts';
+import type { HeartbeatSummary } from '../contracts/mapping.ts';
 import { OrderedAcker } from './ordered-acker.ts';
 import type { EventSelection } from './selection.ts';
 import { createCounters, type LaneCounters } from './stats.ts';
@@ -35,8 +38,13 @@ export interface LaneOptions {
   readonly maxInFlight: number;
   readonly retry: BackoffPolicy;
   readonly deadLetters: DeadLetterSink;
-  /** Called, in order, with each position up to which every record has ended. */
-  readonly commit: (position: Position, records: number) => void;
+  /**
+   * Called, in order, with each position up to which every record has ended (and, with a ledger, the lane's
+   * ledger state at that position, to be saved with it).
+   */
+  readonly commit: (position: Position, records: number, ledger?: LaneLedgerState) => void;
+  /** The completeness ledger of this lane (live runs): its accountant, and where the entries of closed windows go. */
+  readonly ledger?: LaneLedger;
   readonly from: Position | undefined;
   readonly range?: TimeRange;
   /** Count what would be sent, without sending, dead-lettering or committing. */
@@ -47,6 +55,15 @@ export interface LaneOptions {
   readonly logDeadLetters?: boolean;
   readonly logger: Logger;
   readonly now?: () => number;
+}
+
+export interface LaneLedger {
+  readonly accountant: LaneAccountant;
+  /**
+   * Takes the entries of windows closed at a commit, before that commit is handed on: they must be written before
+   * the checkpoint that no longer holds them is saved (the runner writes them in the checkpoint's `beforeSave`).
+   */
+  readonly closed: (entries: LedgerEntryInput[]) => void;
 }
 
 export type LaneState = 'running' | 'finished' | 'stopped' | 'failed';
@@ -75,7 +92,7 @@ export class Lane {
   private readonly abortSends = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   /** Batches closed while `maxInFlight` sends were running; sent, in order, as sends finish. */
-  private readonly ready: Array<{ seq: number; batch: PendingBatch; acker: OrderedAcker }> = [];
+  private readonly ready: Array<{ seq: number; batch: PendingBatch; acker: OrderedAcker<BatchTally> }> = [];
   private failure: string | undefined;
   /** The last position handed to `commit` (undefined before the first). */
   committed: Position | undefined;
@@ -86,6 +103,9 @@ export class Lane {
   private state: LaneState = 'running';
   private slotFreed: (() => void) | undefined;
   private readonly deadLetterLog: DeadLetterLog;
+  private batcher: Batcher | undefined;
+  private acker: OrderedAcker<BatchTally> | undefined;
+  private heartbeatUnsupported = false;
 
   constructor(options: LaneOptions) {
     this.opts = options;
@@ -118,18 +138,27 @@ export class Lane {
 
   async run(): Promise<LaneResult> {
     const o = this.opts;
-    const acker = new OrderedAcker((position, records) => {
+    const acker = new OrderedAcker<BatchTally>((position, records, tallies) => {
       if (o.dryRun) return;
       this.committed = position;
       this.committedAt = (o.now ?? Date.now)();
       if (o.logger.isLevelEnabled('debug')) o.logger.debug({ records, position }, 'committed');
       try {
-        o.commit(position, records);
+        const ledger = o.ledger;
+        if (ledger === undefined) o.commit(position, records);
+        else {
+          for (const t of tallies) ledger.accountant.apply(t);
+          const closed = ledger.accountant.close(nowCanonical((o.now ?? Date.now)()));
+          if (closed.length > 0) ledger.closed(closed);
+          o.commit(position, records, ledger.accountant.state());
+        }
       } catch (error) {
         this.fail(`checkpoint not saved, stopping rather than forwarding without one: ${(error as Error).message}`);
       }
     });
-    const batcher = new Batcher(o.batch, (batch) => this.dispatch(batch, acker));
+    const batcher = new Batcher(o.batch, (batch) => this.dispatch(batch, acker), { ledger: o.ledger !== undefined && !o.dryRun });
+    this.batcher = batcher;
+    this.acker = acker;
     const started = (o.now ?? Date.now)();
     let stoppedEarly = false;
     try {
@@ -147,13 +176,20 @@ export class Lane {
         this.sourceFailingSince = undefined;
         // When the forwarder observed these records: given to the mappings, which never read the clock.
         const options: MappingOptions = { ...o.mappingOptions, observedTime: nowCanonical((o.now ?? Date.now)()) };
+        const accountant = o.dryRun ? undefined : o.ledger?.accountant;
         for (const rec of chunk) {
           this.counters.read++;
           this.counters.bytesRead += rec.bytes;
           const event = this.prepare(rec, options);
-          if (event === undefined) batcher.add(rec.position);
+          let note: LedgerNote | undefined;
+          if (accountant !== undefined) {
+            const time = rec.decoded.ok ? rec.decoded.event.time : undefined;
+            const window = accountant.windowOf(time) ?? accountant.fallbackWindow((o.now ?? Date.now)());
+            note = 'ended' in event ? { window, ended: event.ended, selected: event.selected, ...(time !== undefined ? { time } : {}) } : { window, ...(time !== undefined ? { time } : {}) };
+          }
+          if ('ended' in event) batcher.add(rec.position, undefined, undefined, undefined, note);
           // The line it was read from, when the source gave it, rather than the decoded event: less to hold.
-          else batcher.add(rec.position, event.record, rec.rawText ?? event.event, rec.rawContext);
+          else batcher.add(rec.position, event.record, rec.rawText ?? event.event, rec.rawContext, note);
         }
         if (this.failure !== undefined) break;
         if (o.maxEventsPerSecond !== undefined) await this.throttle(started);
@@ -181,25 +217,25 @@ export class Lane {
     return { state: (this.state = stoppedEarly ? 'stopped' : 'finished'), counters: this.counters };
   }
 
-  /** Selects, maps and encodes one record; returns the record to send, or undefined if it already ended. */
-  private prepare(rec: SourceRecord, options: MappingOptions): { record: SinkRecord; event: AuditEvent } | undefined {
+  /** Selects, maps and encodes one record; returns the record to send, or how it already ended. */
+  private prepare(rec: SourceRecord, options: MappingOptions): { record: SinkRecord; event: AuditEvent } | { ended: 'skipped' | 'dead_lettered'; selected: boolean } {
     const o = this.opts;
     const { decoded, position } = rec;
     if (!decoded.ok) {
       const { path, reason, code } = decoded.error;
       // `locator` is read only here, on the way to a dead letter: a source may build it on demand (audit-files).
       this.deadLetter({ stage: 'decode', code: code ?? 'FWD_DECODE_INVALID', reason, path, raw: rec.rawText, locator: rec.locator, position });
-      return undefined;
+      return NOT_SELECTED_DEAD;
     }
     const event = decoded.event;
     this.counters.lastEventTime = event.time;
     if (o.range !== undefined && (event.time < o.range.from || event.time >= o.range.to)) {
       this.counters.skipped++;
-      return undefined;
+      return NOT_SELECTED;
     }
     if (!o.selection.selects(event)) {
       this.counters.skipped++;
-      return undefined;
+      return NOT_SELECTED;
     }
     let mapped: MapResult;
     let payload: string;
@@ -210,15 +246,15 @@ export class Lane {
       // A mapping is total by contract: a throw is a bug, but it is this record's, not the route's.
       const reason = `mapping ${o.mapping.name} failed on this record (a bug; the route goes on): ${error instanceof Error ? error.message : String(error)}`;
       this.deadLetter({ stage: 'map', code: 'FWD_MAP_FAILED', reason, event, locator: rec.locator, position });
-      return undefined;
+      return SELECTED_DEAD;
     }
     if (mapped.kind === 'skipped') {
       this.counters.skipped++;
-      return undefined;
+      return SELECTED_SKIPPED;
     }
     if (mapped.kind === 'invalid') {
       this.deadLetter({ stage: 'map', code: 'FWD_MAP_INVALID', reason: mapped.reason, path: mapped.path, event, locator: rec.locator, position });
-      return undefined;
+      return SELECTED_DEAD;
     }
     this.counters.byType.set(event.type, (this.counters.byType.get(event.type) ?? 0) + 1);
     const record: SinkRecord = {
@@ -270,11 +306,11 @@ export class Lane {
     });
   }
 
-  private dispatch(batch: PendingBatch, acker: OrderedAcker): void {
+  private dispatch(batch: PendingBatch, acker: OrderedAcker<BatchTally>): void {
     const seq = acker.register();
     if (batch.records.length === 0 || this.opts.dryRun) {
       if (this.opts.dryRun) this.counters.skipped += batch.records.length;
-      acker.complete(seq, batch.position, batch.recordCount);
+      acker.complete(seq, batch.position, batch.recordCount, batch.tally);
       return;
     }
     this.ready.push({ seq, batch, acker });
@@ -287,7 +323,7 @@ export class Lane {
       const { seq, batch, acker } = this.ready.shift()!;
       const p = this.send(batch)
         .then((ended) => {
-          if (ended) acker.complete(seq, batch.position, batch.recordCount);
+          if (ended) acker.complete(seq, batch.position, batch.recordCount, batch.tally);
         })
         .catch((error: unknown) => this.fail(`sink ${this.opts.sinkName} threw (a bug): ${(error as Error).stack ?? String(error)}`))
         .finally(() => {
@@ -321,6 +357,7 @@ export class Lane {
     if (result.aborted) return false;
     this.counters.delivered += result.delivered;
     this.noteDelivered(batch, result.rejected);
+    batch.tally?.settle(batch.records, batch.origins, new Set(result.rejected.map((r) => batch.records.indexOf(r.record))));
     if (o.logger.isLevelEnabled('debug')) o.logger.debug({ records: batch.records.length, bytes: batch.bytes, delivered: result.delivered, rejected: result.rejected.length, ms: (o.now ?? Date.now)() - sentAt }, 'batch sent');
     for (const r of result.rejected) {
       this.counters.rejected++;
@@ -358,6 +395,76 @@ export class Lane {
     this.counters.newestDelivered = newest;
   }
 
+  /** Nothing read and not ended: no open batch, none waiting or in flight, every batch committed. */
+  get idle(): boolean {
+    return this.inFlight.size === 0 && this.ready.length === 0 && (this.batcher?.empty ?? true) && (this.acker?.pending ?? 0) === 0;
+  }
+
+  /**
+   * With nothing pending, closes the ledger windows the clock has passed (a quiet source must not keep its last
+   * window open) and commits the state without them at the committed position. Returns the entries closed.
+   */
+  closeIdleWindows(): number {
+    const o = this.opts;
+    const ledger = o.ledger;
+    if (ledger === undefined || o.dryRun || this.committed === undefined || !this.idle || this.failure !== undefined) return 0;
+    const now = (o.now ?? Date.now)();
+    const closed = ledger.accountant.close(nowCanonical(now), now);
+    if (closed.length === 0) return 0;
+    ledger.closed(closed);
+    try {
+      o.commit(this.committed, 0, ledger.accountant.state());
+    } catch (error) {
+      this.fail(`checkpoint not saved, stopping rather than forwarding without one: ${(error as Error).message}`);
+    }
+    return closed.length;
+  }
+
+  /**
+   * Sends the heartbeat of one closed window through the lane's sink (its mapping's `heartbeat`), with the
+   * route's retries; tracked like a batch, so the lane waits for it before it ends. Never counted as an event.
+   */
+  sendHeartbeat(summary: HeartbeatSummary): void {
+    const o = this.opts;
+    if (o.mapping.heartbeat === undefined) {
+      if (!this.heartbeatUnsupported) o.logger.warn(`mapping ${o.mapping.name} has no heartbeat record: no heartbeats are sent to sink ${o.sinkName}`);
+      this.heartbeatUnsupported = true;
+      return;
+    }
+    if (this.abortSends.signal.aborted || this.failure !== undefined) return;
+    let record: SinkRecord;
+    try {
+      const mapped = o.mapping.heartbeat(summary, { ...o.mappingOptions, observedTime: summary.closedAt });
+      if (mapped.kind !== 'mapped') {
+        o.logger.warn({ window: summary.window.from, reason: mapped.reason }, 'heartbeat not sent: its mapping refused it');
+        return;
+      }
+      const payload = encodeValue(o.mapping, mapped.value);
+      record = {
+        eventId: `hb-${summary.hash.slice(0, 32)}`,
+        eventTime: summary.closedAt,
+        eventType: 'audit_forwarder_heartbeat',
+        severity: 0,
+        value: o.sink.needsValue === true ? mapped.value : undefined,
+        payload,
+        bytes: Buffer.byteLength(payload),
+      };
+    } catch (error) {
+      o.logger.warn({ err: (error as Error).message }, 'heartbeat not sent: its mapping failed (a bug)');
+      return;
+    }
+    const p = deliverWithRetry(o.sink, { records: [record], bytes: record.bytes }, this.abortSends.signal, { policy: o.retry })
+      .then((result) => {
+        if (result.delivered !== 1 && !result.aborted) o.logger.warn({ window: summary.window.from, reason: result.fatal ?? result.rejected[0]?.reason }, 'heartbeat not delivered');
+      })
+      .catch((error: unknown) => o.logger.warn({ err: (error as Error).message }, 'heartbeat not delivered'))
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.slotFreed?.();
+      });
+    this.inFlight.add(p);
+  }
+
   private fail(message: string): void {
     if (this.failure !== undefined) return;
     this.failure = message;
@@ -380,6 +487,11 @@ export class Lane {
     if (due > now) await sleepUnlessAborted(due - now, this.stopReading.signal);
   }
 }
+
+const NOT_SELECTED = Object.freeze({ ended: 'skipped' as const, selected: false });
+const NOT_SELECTED_DEAD = Object.freeze({ ended: 'dead_lettered' as const, selected: false });
+const SELECTED_SKIPPED = Object.freeze({ ended: 'skipped' as const, selected: true });
+const SELECTED_DEAD = Object.freeze({ ended: 'dead_lettered' as const, selected: true });
 
 function bump(m: Map<string, number>, key: string): void {
   m.set(key, (m.get(key) ?? 0) + 1);

@@ -10,6 +10,7 @@ import { fingerprintOf } from '../checkpoint/file-store.ts';
 import { createDeadLetterStore } from '../delivery/dead-letter.ts';
 import type { Logger } from '../logging.ts';
 import { Lane, type LaneResult } from './lane.ts';
+import { heartbeatOf, ledgerDirectory, openRouteLedger, type RouteLedger } from '../ledger/route-ledger.ts';
 import { createSelection } from './selection.ts';
 import { addCounters, type LaneCounters } from './stats.ts';
 
@@ -120,7 +121,15 @@ async function prepareLocked(
   const context = { logger: deps.logger, baseDir: config.baseDir };
   const checkpoint: Checkpoint | undefined = await deps.store.load(key, fingerprint, accepted);
   const deadLetters = createDeadLetterStore(config.deadLetter.directory, routeName);
-  const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, () => deadLetters.flush());
+  // The completeness ledger, for live runs: its entries are written before the checkpoint that drops their windows.
+  const ledger: RouteLedger | undefined =
+    config.ledger.enabled && options.mode.kind === 'live' && !options.dryRun
+      ? await openRouteLedger(ledgerDirectory(config.checkpoints.directory), routeName, config.ledger, deps.logger.child({ route: routeName, ledger: true }))
+      : undefined;
+  const writer = createCommitWriter(deps.store, { key, fingerprint }, checkpoint, async () => {
+    await deadLetters.flush();
+    await ledger?.flush();
+  });
   // A live route starting without a checkpoint from a point in time (`startAt: now`): that point is saved at
   // once, so that a restart before the first event goes on from it rather than from a later "now".
   let start: Position | undefined;
@@ -156,7 +165,8 @@ async function prepareLocked(
       maxInFlight: route.maxInFlight,
       retry: route.retry,
       deadLetters,
-      commit: (position, records) => writer.commit(sinkName, position, records),
+      commit: (position, records, ledgerState) => writer.commit(sinkName, position, records, ledgerState),
+      ...(ledger !== undefined ? { ledger: { accountant: ledger.accountant(sinkName, checkpoint?.sinks[sinkName]?.ledger), closed: (entries) => ledger.closed(entries) } } : {}),
       from: checkpoint?.sinks[sinkName]?.position ?? start,
       ...(options.mode.kind === 'replay' ? { range: options.mode.range } : {}),
       ...(options.dryRun ? { dryRun: true } : {}),
@@ -167,11 +177,30 @@ async function prepareLocked(
     return { route: routeName, sink: sinkName, from: checkpoint?.sinks[sinkName]?.position ?? start, lane, source, sinkInstance };
   });
 
+  // Heartbeats: each entry written is announced through its own sink. A quiet lane's windows close by the clock.
+  let ticker: NodeJS.Timeout | undefined;
+  let finishing = false;
+  if (ledger !== undefined) {
+    if (config.ledger.heartbeat) {
+      ledger.onWritten((entry) => {
+        // Not once the route is finishing: its sinks are about to close (the entry is in the ledger all the same).
+        if (!finishing) lanes.find((l) => l.sink === entry.sink)?.lane.sendHeartbeat(heartbeatOf(entry));
+      });
+    }
+    const every = Math.min(15_000, Math.max(200, Math.min(config.ledger.windowMs, config.ledger.latenessMs || config.ledger.windowMs) / 4));
+    ticker = setInterval(() => {
+      for (const l of lanes) l.lane.closeIdleWindows();
+    }, every);
+    ticker.unref?.();
+  }
+
   return {
     route,
     key,
     lanes,
     finish: async () => {
+      finishing = true;
+      if (ticker !== undefined) clearInterval(ticker);
       const errors: unknown[] = [];
       const attempt = async (f: () => Promise<unknown>) => {
         try {
@@ -182,6 +211,7 @@ async function prepareLocked(
       };
       if (!options.dryRun) await attempt(() => writer.flush());
       await attempt(() => deadLetters.flush());
+      if (ledger !== undefined) await attempt(() => ledger.close());
       for (const l of lanes) {
         await attempt(() => l.sinkInstance.close());
         await attempt(() => l.source.close());
@@ -362,6 +392,8 @@ export class Runner {
     const ended = await Promise.all(
       r.lanes.map(async (l): Promise<LaneSummary> => {
         const res = await l.lane.run();
+        // A bounded source read to its end: its last windows close now (by the clock), not at some later run.
+        if (res.state === 'finished') l.lane.closeIdleWindows();
         const stats = l.source.stats?.();
         // Nothing committed in this run: the checkpoint is still where the run started.
         const report = l.source.replayReport?.(l.lane.committed ?? l.from);

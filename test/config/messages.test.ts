@@ -41,7 +41,7 @@ describe('a sink mistake is reported once, without spurious mappingOptions error
       'a misspelt HEC key',
       '  siem: { type: splunk-hec, url: "https://splunk.example.com:8088", token: t, acks: { mode: off } }',
       'siem',
-      ['sinks.siem.acks: unknown key (expected one of: type, mapping, url, path, gzip, concurrency, timeout, tls, ack, token, tokenFile)'],
+      ['sinks.siem.acks: unknown key (expected one of: type, mapping, url, path, gzip, concurrency, timeout, tls, ack, search, token, tokenFile)'],
     ],
     [
       'a HEC sink given another mapping',

@@ -158,6 +158,11 @@ export interface FakeElasticsearch {
   documents(target?: string): readonly HeldDocument[];
   /** Ids of `documents(target)`. */
   documentIds(target?: string): readonly string[];
+  /**
+   * Removes the documents whose `_id` is one of `ids`, from every index and backing index (data lost in the cluster, or deleted
+   * by an admin); returns how many were removed.
+   */
+  deleteDocuments(ids: readonly string[]): number;
   /** One document by id; for a data stream, searched in every backing index, newest first. */
   document(target: string, id: string): HeldDocument | undefined;
   /** Concrete index names in creation order, backing indices included. */
@@ -277,6 +282,21 @@ function globMatch(pattern: string, name: string): boolean {
     globCache.set(pattern, re);
   }
   return re.test(name);
+}
+
+/**
+ * A date as a date field parses it, in nanoseconds since the epoch: ISO-8601 `yyyy-MM-ddTHH:mm:ss[.f{1,9}](Z|±HH:mm)` or epoch
+ * milliseconds (a number or a string of digits). Undefined for anything else.
+ */
+function dateNanos(value: unknown): bigint | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) * 1_000_000n : undefined;
+  if (typeof value !== 'string') return undefined;
+  if (/^-?\d+$/.test(value)) return BigInt(value) * 1_000_000n;
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(value);
+  if (m === null) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
 function parseVersion(v: string): [number, number, number] {
@@ -1317,8 +1337,100 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
       const wanted = new Set(spec.values.map(String));
       return (doc) => wanted.has(doc.id);
     }
+    if (kind === 'range' && isPlainObject(spec)) return rangeFilter(spec);
     // A limit of the fake, not an Elasticsearch answer: said loudly so that a test needing more knows to extend it.
-    return esError(400, 'parsing_exception', `the fake Elasticsearch knows only [match_all] and [ids] queries, not [${kind}]`);
+    return esError(400, 'parsing_exception', `the fake Elasticsearch knows only [match_all], [ids] and [range] queries, not [${kind}]`);
+  }
+
+  /**
+   * `{"range":{"<date field>":{"gte":…,"lt":…}}}` (either bound may be left out): what reconciliation sends. Values are dates
+   * as the date field parses them (ISO-8601 with up to nine fraction digits, or epoch milliseconds), compared to the
+   * nanosecond, so a document at exactly `lt` is out.
+   */
+  function rangeFilter(spec: Json): ((doc: HeldDocument) => boolean) | Answer {
+    const entries = Object.entries(spec);
+    const [field, bounds] = entries[0] ?? [];
+    if (entries.length !== 1 || field === undefined || !isPlainObject(bounds)) return esError(400, 'parsing_exception', '[range] query malformed, no start_object after query name');
+    const unknown = Object.keys(bounds).find((k) => k !== 'gte' && k !== 'lt');
+    if (unknown !== undefined) return esError(400, 'parsing_exception', `the fake Elasticsearch knows only gte and lt in a [range] query, not [${unknown}]`);
+    const gte = bounds.gte === undefined ? undefined : dateNanos(bounds.gte);
+    const lt = bounds.lt === undefined ? undefined : dateNanos(bounds.lt);
+    for (const [k, parsed] of [['gte', gte], ['lt', lt]] as const) {
+      if (bounds[k] !== undefined && parsed === undefined) {
+        return esError(400, 'parse_exception', `failed to parse date field [${String(bounds[k])}] with format [strict_date_optional_time||epoch_millis]`);
+      }
+    }
+    return (doc) => {
+      const t = dateNanos(getPath(doc.source, field));
+      return t !== undefined && (gte === undefined || t >= gte) && (lt === undefined || t < lt);
+    };
+  }
+
+  /**
+   * The `aggs` of a search body: the two reconciliation aggregations and nothing else (a limit of the fake, said loudly):
+   * - `date_histogram` on a date field with `fixed_interval` (`<n>ms|s|m|h|d`) and `min_doc_count: 1`: buckets aligned on the
+   *   epoch in UTC, `key` in epoch milliseconds, non-empty ones only, in key order;
+   * - `composite` with one `terms` source on a keyword field, `size`, and `after`: buckets in ascending (UTF-8 byte) order of
+   *   the value, `after_key` the last bucket's key when the page has buckets (documents without the field have no bucket).
+   */
+  function aggregate(aggs: unknown, docs: readonly HeldDocument[]): { aggregations: Json } | { refused: Answer } {
+    if (!isPlainObject(aggs)) return { refused: esError(400, 'parsing_exception', 'Expected [START_OBJECT] under [aggs]') };
+    const out: Json = {};
+    for (const [name, spec] of Object.entries(aggs)) {
+      const kinds = isPlainObject(spec) ? Object.keys(spec) : [];
+      const kind = kinds[0];
+      const params = kind === undefined || !isPlainObject(spec) ? undefined : spec[kind];
+      if (kinds.length !== 1 || !isPlainObject(params)) return { refused: esError(400, 'parsing_exception', `Expected one aggregation type under [${name}]`) };
+      if (kind === 'date_histogram') {
+        const interval = typeof params.fixed_interval === 'string' ? /^(\d+)(ms|s|m|h|d)$/.exec(params.fixed_interval) : null;
+        const unknownKey = Object.keys(params).find((k) => !['field', 'fixed_interval', 'min_doc_count'].includes(k));
+        if (typeof params.field !== 'string' || interval === null || params.min_doc_count !== 1 || unknownKey !== undefined) {
+          return { refused: esError(400, 'parsing_exception', `the fake Elasticsearch knows date_histogram with field, fixed_interval and min_doc_count: 1 only, got ${JSON.stringify(params)}`) };
+        }
+        const per: Record<string, bigint> = { ms: 1n, s: 1000n, m: 60_000n, h: 3_600_000n, d: 86_400_000n };
+        const spanMs = BigInt(interval[1]!) * per[interval[2]!]!;
+        if (spanMs === 0n) return { refused: esError(400, 'illegal_argument_exception', `Zero or negative time interval [${params.fixed_interval}] not supported`) };
+        const counts = new Map<bigint, number>();
+        for (const d of docs) {
+          const t = dateNanos(getPath(d.source, params.field));
+          if (t === undefined) continue;
+          const ms = t >= 0n ? t / 1_000_000n : -((-t + 999_999n) / 1_000_000n);
+          const key = (ms >= 0n ? ms / spanMs : -((-ms + spanMs - 1n) / spanMs)) * spanMs;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        const buckets = [...counts.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([key, count]) => ({ key_as_string: new Date(Number(key)).toISOString(), key: Number(key), doc_count: count }));
+        out[name] = { buckets };
+        continue;
+      }
+      if (kind === 'composite') {
+        const sources = params.sources;
+        const source = Array.isArray(sources) && sources.length === 1 && isPlainObject(sources[0]) ? Object.entries(sources[0]) : [];
+        const [sourceName, sourceSpec] = source[0] ?? [];
+        const terms = isPlainObject(sourceSpec) && Object.keys(sourceSpec).length === 1 && isPlainObject(sourceSpec.terms) ? sourceSpec.terms : undefined;
+        const unknownKey = Object.keys(params).find((k) => !['size', 'sources', 'after'].includes(k));
+        const size = params.size ?? 10;
+        if (sourceName === undefined || source.length !== 1 || terms === undefined || typeof terms.field !== 'string' || Object.keys(terms).length !== 1 || unknownKey !== undefined || typeof size !== 'number' || !Number.isInteger(size) || size < 1) {
+          return { refused: esError(400, 'parsing_exception', `the fake Elasticsearch knows composite with one terms source, size and after only, got ${JSON.stringify(params)}`) };
+        }
+        const after = params.after;
+        const afterValue = isPlainObject(after) ? after[sourceName] : undefined;
+        if (after !== undefined && typeof afterValue !== 'string') return { refused: esError(400, 'illegal_argument_exception', `[after] has wrong number of values or a missing [${sourceName}]`) };
+        const counts = new Map<string, number>();
+        for (const d of docs) {
+          const value = getPath(d.source, terms.field);
+          if (typeof value === 'string') counts.set(value, (counts.get(value) ?? 0) + 1);
+        }
+        const ordered = [...counts.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+        const start = typeof afterValue === 'string' ? ordered.filter(([v]) => Buffer.compare(Buffer.from(v, 'utf8'), Buffer.from(afterValue, 'utf8')) > 0) : ordered;
+        const page = start.slice(0, size).map(([value, count]) => ({ key: { [sourceName]: value }, doc_count: count }));
+        out[name] = { ...(page.length > 0 ? { after_key: page.at(-1)!.key } : {}), buckets: page };
+        continue;
+      }
+      return { refused: esError(400, 'parsing_exception', `the fake Elasticsearch knows only [date_histogram] and [composite] aggregations, not [${kind}]`) };
+    }
+    return { aggregations: out };
   }
 
   function onCount(ctx: Ctx, [target]: readonly string[]): Answer {
@@ -1345,6 +1457,12 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
     const hits = readable.flatMap((ix) => [...ix.docs.values()]).filter(filter);
     const shards = { total: readable.length, successful: readable.length, skipped: 0, failed: 0 };
     if (count) return { status: 200, body: { count: hits.length, _shards: shards } };
+    let aggregations: Json | undefined;
+    if (body.aggs !== undefined || body.aggregations !== undefined) {
+      const result = aggregate(body.aggs ?? body.aggregations, hits);
+      if ('refused' in result) return result.refused;
+      aggregations = result.aggregations;
+    }
     const sizeParam = ctx.url.searchParams.get('size');
     const size = typeof body.size === 'number' ? body.size : sizeParam !== null ? Number(sizeParam) : 10;
     const from = typeof body.from === 'number' ? body.from : 0;
@@ -1359,6 +1477,7 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
           max_score: hits.length > 0 ? 1 : null,
           hits: hits.slice(from, from + size).map((d) => ({ _index: d.index, _id: d.id, _score: 1, _source: d.source })),
         },
+        ...(aggregations === undefined ? {} : { aggregations }),
       },
     };
   }
@@ -1563,6 +1682,14 @@ export async function startFakeElasticsearch(options: FakeElasticsearchOptions =
     handlers,
     documents: (target) => heldIn(target),
     documentIds: (target) => heldIn(target).map((d) => d.id),
+    deleteDocuments(ids) {
+      const drop = new Set(ids);
+      let removed = 0;
+      for (const ix of indexes.values()) {
+        for (const id of drop) if (ix.docs.delete(id)) removed++;
+      }
+      return removed;
+    },
     document(target, id) {
       const ds = dataStreams.get(target);
       if (ds !== undefined) {

@@ -1,4 +1,6 @@
 // A fake Splunk HTTP Event Collector for tests: the vendor contract as msw handlers, served on a real loopback socket.
+// It also answers the two reconciliation searches on `/services/search/jobs/export` (Splunk's REST management API), from the
+// events it holds: it is not a search engine, and refuses any other search.
 //
 // Written from /work/shared/spec/siem-formats.md §1 and §5 (pitfalls 1–7), not from any client. Where the spec says
 // UNCONFIRMED, the fake picks what is harder on a client, and says so where it does.
@@ -16,9 +18,33 @@ export interface FakeHecToken {
   indexes?: readonly string[];
 }
 
+/** A user of Splunk's REST management API, for `/services/search/jobs/export`. */
+export interface FakeSearchUser {
+  /** Whether the user's role has the `search` capability; false: 403. Default true. */
+  canSearch?: boolean;
+  /**
+   * Indexes the user's role may search (`srchIndexesAllowed`); undefined: all. Events in other indexes are not found, without
+   * an error, as in Splunk. Events sent without an `index` (the HEC token's default index) are always found.
+   */
+  indexes?: readonly string[];
+}
+
+/** One search the export endpoint answered, as the fake read it. */
+export interface FakeHecSearch {
+  /** The `search` form field as received. */
+  readonly search: string;
+  readonly status: number;
+  /** For a search the fake knows: which of the two, and its literal index (undefined: none named) and sourcetypes. */
+  readonly kind: 'counts' | 'ids' | undefined;
+  readonly index: string | undefined;
+  readonly sourcetypes: readonly string[];
+}
+
 export interface FakeHecOptions {
   /** Default `{ 'test-token': { ack: true } }`. */
   tokens?: Record<string, FakeHecToken>;
+  /** Authentication tokens of the management API (`Authorization: Bearer <token>`), for searches. Default `{ 'search-token': {} }`. */
+  searchTokens?: Record<string, FakeSearchUser>;
   /** Serve https (URL `https://localhost:PORT`); `caFile` + `requestCert`: a client certificate chaining to `caFile` is required. */
   tls?: { certFile: string; keyFile: string; caFile?: string; requestCert?: boolean };
   /** Default 0: a free port. `stop()`/`start()`/`restart()` keep the port. */
@@ -29,7 +55,10 @@ export interface FakeHecOptions {
   maxEventSize?: number;
   /** Time from acceptance to "indexed" for requests of ack tokens; default 0 (indexed at once, a poll still needed to see true). */
   ackDelayMs?: number;
-  /** `ids`: keep only event ids and counts (`events()` then throws); for million-event benchmarks. Default `full`. */
+  /**
+   * `ids`: keep only event ids and counts, and what a search reads of each event (time, index, sourcetype, `fields.event_id`);
+   * `events()` then throws. For million-event benchmarks. Default `full`.
+   */
   store?: 'full' | 'ids';
   /** Health checks the token (400 code 4 when invalid). Default false: Vector saw Splunk 8.2.4's health ignore it (§1.1). */
   healthChecksToken?: boolean;
@@ -73,8 +102,15 @@ export interface FakeHec {
   /** Ids of indexed events in index order: `envelope.event.id` when the event is an object with a string id, else the envelope text. */
   eventIds(): readonly string[];
   indexedCount(): number;
+  /**
+   * Removes indexed events whose indexed field `fields.event_id` is one of `ids` (data lost in the SIEM, or deleted by an
+   * admin); returns how many were removed. Events not indexed yet (waiting for their ack delay) are not touched.
+   */
+  deleteEvents(ids: readonly string[]): number;
   /** Every request answered, oldest first (the last 10 000). */
   requests(): readonly FakeHecRequest[];
+  /** Every search the export endpoint answered, oldest first (the last 10 000). */
+  searches(): readonly FakeHecSearch[];
   /** The next `n` data POSTs (after authentication) answer 503 code 9, with `Retry-After` when asked; health answers 503 code 18 while any is left. */
   busy(n: number, options?: { retryAfterSec?: number }): void;
   /** The next `n` data POSTs (after authentication) answer `status` with `body`. Queued after earlier `busy`/`failNext` answers. */
@@ -104,6 +140,9 @@ export interface FakeHec {
 
 const MiB = 1024 * 1024;
 const DEFAULT_TOKENS: Record<string, FakeHecToken> = { 'test-token': { ack: true } };
+const DEFAULT_SEARCH_TOKENS: Record<string, FakeSearchUser> = { 'search-token': {} };
+/** §1.3: HEC's sourcetype when an envelope names none (UNCONFIRMED against current docs). */
+const DEFAULT_SOURCETYPE = 'httpevent';
 const REQUEST_LOG_SIZE = 10_000;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -112,6 +151,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATA_PATH = /^https?:\/\/[^/]+\/services\/collector(?:\/event(?:\/1\.0)?)?$/;
 const ACK_PATH = /^https?:\/\/[^/]+\/services\/collector\/ack$/;
 const HEALTH_PATH = /^https?:\/\/[^/]+\/services\/collector\/health(?:\/1\.0)?$/;
+const EXPORT_PATH = /^https?:\/\/[^/]+\/services\/search\/jobs\/export$/;
 
 type Body = Record<string, unknown>;
 
@@ -219,7 +259,62 @@ function eventIdOf(envelope: Record<string, unknown>, text: string): string {
   return text;
 }
 
+// ---- the searches (the REST management API) ----
+
+/**
+ * The fake is not a search engine: it knows the two searches of the forwarder's reconciliation and nothing else, read with
+ * strict regular expressions; any other search is refused as Splunk refuses a bad one (400, a FATAL message).
+ * - counts: `search [index="…" ](sourcetype="…"|(sourcetype="…" OR sourcetype="…"…)) event_id=* | eval w=floor(_time/N)*N |
+ *   stats dc(event_id) as count by w`
+ * - ids: the same selection, then `| stats count by event_id | fields event_id`
+ * Quoted values: `\` escapes the next character (`\"`, `\\`), as in SPL.
+ */
+const QUOTED = String.raw`"(?:[^"\\]|\\.)*"`;
+const SELECTION = new RegExp(
+  String.raw`^search (?:index=(${QUOTED}) )?(?:sourcetype=(${QUOTED})|\((sourcetype=${QUOTED}(?: OR sourcetype=${QUOTED})+)\)) event_id=\* \| (.*)$`,
+  's',
+);
+const COUNTS_TAIL = /^eval w=floor\(_time\/(\d+(?:\.\d+)?)\)\*(\d+(?:\.\d+)?) \| stats dc\(event_id\) as count by w$/;
+const IDS_TAIL = /^stats count by event_id \| fields event_id$/;
+const EPOCH_SECONDS = /^\d+(?:\.\d+)?$/;
+
+const unquote = (q: string): string => q.slice(1, -1).replace(/\\(.)/gs, '$1');
+
+interface ParsedSearch {
+  readonly kind: 'counts' | 'ids';
+  readonly index: string | undefined;
+  readonly sourcetypes: readonly string[];
+  /** Window length in seconds (counts). */
+  readonly span: number;
+}
+
+function parseSearch(search: string): ParsedSearch | undefined {
+  const m = SELECTION.exec(search);
+  if (m === null) return undefined;
+  const index = m[1] === undefined ? undefined : unquote(m[1]);
+  const sourcetypes = m[2] !== undefined ? [unquote(m[2])] : [...m[3]!.matchAll(new RegExp(QUOTED, 'g'))].map((q) => unquote(q[0]));
+  const tail = m[4]!;
+  const counts = COUNTS_TAIL.exec(tail);
+  if (counts !== null) {
+    const span = Number(counts[1]);
+    if (counts[1] !== counts[2] || !(span > 0)) return undefined;
+    return { kind: 'counts', index, sourcetypes, span };
+  }
+  return IDS_TAIL.test(tail) ? { kind: 'ids', index, sourcetypes, span: 0 } : undefined;
+}
+
+/** A REST API answer: `{"messages":[{"type":…,"text":…}]}` (output_mode=json). */
+const restMessage = (status: number, type: string, text: string): Answer => ({ status, body: { messages: [{ type, text }] } });
+
 // ---- state ----
+
+/** What a search reads of one envelope: `_time`, `index`, `sourcetype` and the indexed field `event_id`. */
+interface Searchable {
+  readonly time: number;
+  readonly index: string | undefined;
+  readonly sourcetype: string;
+  readonly eventId: string | undefined;
+}
 
 /** One accepted data request. */
 interface Accepted {
@@ -228,6 +323,7 @@ interface Accepted {
   /** Dropped once indexed, so that an unread ack does not keep the events twice. */
   held: HeldEvent[] | undefined;
   ids: string[] | undefined;
+  searchable: Searchable[] | undefined;
 }
 
 interface Channel {
@@ -245,14 +341,25 @@ interface Auth {
 /** Starts the fake on 127.0.0.1 (`options.port`, else a free port). */
 export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHec> {
   const tokens = new Map(Object.entries(options.tokens ?? DEFAULT_TOKENS));
+  const searchUsers = new Map(Object.entries(options.searchTokens ?? DEFAULT_SEARCH_TOKENS));
   const maxContentLength = options.maxContentLength ?? 800 * MiB;
   const maxEventSize = options.maxEventSize ?? 5 * MiB;
   const keepFull = (options.store ?? 'full') === 'full';
   let ackDelayMs = options.ackDelayMs ?? 0;
 
+  // Indexed events, one entry a column, all in index order (events only with `store: 'full'`): columns, so that `store: 'ids'`
+  // keeps a million events in little memory.
   const indexedEvents: HeldEvent[] = [];
   const indexedIds: string[] = [];
+  const searchTimes: number[] = [];
+  const searchIndexes: (string | undefined)[] = [];
+  const searchSourcetypes: string[] = [];
+  const searchEventIds: (string | undefined)[] = [];
+  /** Index and sourcetype names are few: one string each. */
+  const names = new Map<string, string>();
+  const intern = (s: string): string => names.get(s) ?? (names.set(s, s), s);
   let log: FakeHecRequest[] = [];
+  let searchLog: FakeHecSearch[] = [];
   const script: Scripted[] = [];
   let busyLeft = 0;
   const refused = new Set<string>();
@@ -271,8 +378,33 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     a.state = 'indexed';
     if (a.held !== undefined) for (const e of a.held) indexedEvents.push(e);
     if (a.ids !== undefined) for (const id of a.ids) indexedIds.push(id);
+    if (a.searchable !== undefined) {
+      for (const e of a.searchable) {
+        searchTimes.push(e.time);
+        searchIndexes.push(e.index);
+        searchSourcetypes.push(e.sourcetype);
+        searchEventIds.push(e.eventId);
+      }
+    }
     a.held = undefined;
     a.ids = undefined;
+    a.searchable = undefined;
+  }
+
+  /** What a search will read of an envelope accepted at `acceptedSec` (the `_time` of an envelope without `time`). */
+  function searchableOf(envelope: Record<string, unknown>, id: string, acceptedSec: number): Searchable {
+    const t = envelope.time;
+    const time = typeof t === 'number' ? t : typeof t === 'string' && /^\d+(?:\.\d+)?$/.test(t) ? Number(t) : acceptedSec;
+    const fields = envelope.fields;
+    // Only a string value: a multivalue event_id is not what the sink sends, and the fake does not model it.
+    const raw = isPlainObject(fields) && typeof fields.event_id === 'string' ? fields.event_id : undefined;
+    return {
+      time,
+      index: typeof envelope.index === 'string' ? intern(envelope.index) : undefined,
+      sourcetype: intern(typeof envelope.sourcetype === 'string' && envelope.sourcetype !== '' ? envelope.sourcetype : DEFAULT_SOURCETYPE),
+      // The same string as the event id when they are equal (they are, for the forwarder's envelopes): kept once.
+      eventId: raw === id ? id : raw,
+    };
   }
 
   /** Time is checked lazily (on each request and accessor), so fake timers and `setAckDelay` need no timer here. */
@@ -284,12 +416,12 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     if (k > 0) waiting = waiting.slice(k);
   }
 
-  function record(request: Request, url: URL, bytes: number, answer: Answer, channel: string | undefined, events = 0): Response {
+  function note(request: Request, url: URL, bytes: number, status: number, code: number | undefined, channel: string | undefined, events: number): void {
     log.push({
       method: request.method,
       path: url.pathname,
-      status: answer.status,
-      code: typeof answer.body.code === 'number' ? answer.body.code : undefined,
+      status,
+      code,
       channel,
       contentEncoding: request.headers.get('content-encoding') ?? undefined,
       bytes,
@@ -297,6 +429,10 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       authorization: request.headers.get('authorization') ?? undefined,
     });
     if (log.length >= 2 * REQUEST_LOG_SIZE) log = log.slice(-REQUEST_LOG_SIZE);
+  }
+
+  function record(request: Request, url: URL, bytes: number, answer: Answer, channel: string | undefined, events = 0): Response {
+    note(request, url, bytes, answer.status, typeof answer.body.code === 'number' ? answer.body.code : undefined, channel, events);
     return HttpResponse.json(answer.body, { status: answer.status, ...(answer.headers === undefined ? {} : { headers: answer.headers }) });
   }
 
@@ -407,6 +543,8 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     // the envelopes before `invalid-event-number`), so a client must not count on a kept prefix either way.
     const held: HeldEvent[] | undefined = keepFull ? [] : undefined;
     const ids: string[] = [];
+    const searchable: Searchable[] = [];
+    const acceptedSec = Date.now() / 1000;
     let i = 0;
     for (let at = skipWhitespace(text, 0); at < text.length; at = skipWhitespace(text, at), i++) {
       if (text.charCodeAt(at) !== LBRACE) return answer(invalidFormat(i), channel);
@@ -425,13 +563,15 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       if (!isPlainObject(envelope)) return answer(invalidFormat(i), channel);
       const refusedBecause = refusal(envelope, i, auth);
       if (refusedBecause !== undefined) return answer(refusedBecause, channel);
-      ids.push(eventIdOf(envelope, slice));
+      const id = eventIdOf(envelope, slice);
+      ids.push(id);
+      searchable.push(searchableOf(envelope, id, acceptedSec));
       held?.push({ text: slice, envelope, token: auth.token, channel, index: typeof envelope.index === 'string' ? envelope.index : undefined });
     }
     if (i === 0) return answer(CODES.noData, channel);
 
     const delayed = auth.config.ack === true;
-    const accepted: Accepted = { acceptedAt: Date.now(), state: 'pending', held, ids };
+    const accepted: Accepted = { acceptedAt: Date.now(), state: 'pending', held, ids, searchable };
     let ackId: number | undefined;
     if (delayed && channel !== undefined) {
       let state = channels.get(channel);
@@ -450,6 +590,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       accepted.state = 'lost';
       accepted.held = undefined;
       accepted.ids = undefined;
+      accepted.searchable = undefined;
     } else if (delayed) {
       waiting.push(accepted);
       settle();
@@ -515,10 +656,83 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
     return answer(busyLeft > 0 ? CODES.unhealthy : CODES.healthy);
   }
 
+  /** The management API's tokens: `Authorization: Bearer <token>` (authentication tokens) or `Splunk <session key>`. */
+  function searchUserOf(request: Request): FakeSearchUser | undefined {
+    const m = /^(?:Bearer|Splunk) (\S+)$/.exec(request.headers.get('authorization') ?? '');
+    return m === null ? undefined : searchUsers.get(m[1]!);
+  }
+
+  async function onExport(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const body = await bodyOf(request);
+    settle();
+    const form = new URLSearchParams(body.toString('utf8'));
+    const search = form.get('search') ?? '';
+    let parsed: ParsedSearch | undefined;
+    const answer = (a: Answer): Response => {
+      searchLog.push({ search, status: a.status, kind: parsed?.kind, index: parsed?.index, sourcetypes: parsed?.sourcetypes ?? [] });
+      if (searchLog.length >= 2 * REQUEST_LOG_SIZE) searchLog = searchLog.slice(-REQUEST_LOG_SIZE);
+      return record(request, url, body.length, a, undefined);
+    };
+
+    const user = searchUserOf(request);
+    // The REST API's answer to a missing or unknown credential.
+    if (user === undefined) return answer(restMessage(401, 'WARN', 'call not properly authenticated'));
+    // UNCONFIRMED wording: a role without the `search` capability.
+    if (user.canSearch === false) return answer(restMessage(403, 'ERROR', 'You do not have permission to run searches (capability search).'));
+    // The fake speaks JSON only, and wants the time range as epoch seconds (what the forwarder sends): it refuses the rest.
+    if (form.get('output_mode') !== 'json') return answer(restMessage(400, 'FATAL', 'the fake HEC answers searches with output_mode=json only'));
+    const earliest = form.get('earliest_time') ?? '';
+    const latest = form.get('latest_time') ?? '';
+    if (!EPOCH_SECONDS.test(earliest) || !EPOCH_SECONDS.test(latest)) {
+      return answer(restMessage(400, 'FATAL', 'the fake HEC wants earliest_time and latest_time as epoch seconds'));
+    }
+    parsed = parseSearch(search);
+    if (parsed === undefined) {
+      return answer(restMessage(400, 'FATAL', `Error in 'search' command: the fake HEC knows only the two reconciliation searches, not ${JSON.stringify(search.slice(0, 200))}`));
+    }
+    const from = Number(earliest);
+    const to = Number(latest);
+    const { index, sourcetypes, span, kind } = parsed;
+    const visible = (k: number): boolean => {
+      const at = searchIndexes[k];
+      // No `index=`: the search user's default indexes, taken to be where the token's events without `index` went.
+      if (index === undefined ? at !== undefined : at !== index) return false;
+      return at === undefined || user.indexes === undefined || user.indexes.includes(at);
+    };
+    // `earliest_time` inclusive, `latest_time` exclusive.
+    const byWindow = new Map<number, Set<string>>();
+    const ids = new Set<string>();
+    for (let k = 0; k < searchTimes.length; k++) {
+      const id = searchEventIds[k];
+      const t = searchTimes[k]!;
+      if (id === undefined || t < from || t >= to || !sourcetypes.includes(searchSourcetypes[k]!) || !visible(k)) continue;
+      if (kind === 'ids') ids.add(id);
+      else {
+        const w = Math.floor(t / span) * span;
+        let set = byWindow.get(w);
+        if (set === undefined) byWindow.set(w, (set = new Set()));
+        set.add(id);
+      }
+    }
+    const results =
+      kind === 'ids'
+        ? [...ids].sort().map((id) => ({ event_id: id }))
+        : [...byWindow.entries()].sort(([a], [b]) => a - b).map(([w, set]) => ({ w: String(w), count: String(set.size) }));
+    // One JSON object a line, values as strings, `lastrow` on the last. No result: an empty body (UNCONFIRMED: Splunk may send a
+    // line without a result instead; a client must take both).
+    const text = results.map((result, offset) => JSON.stringify({ preview: false, offset, ...(offset === results.length - 1 ? { lastrow: true } : {}), result })).join('\n');
+    searchLog.push({ search, status: 200, kind, index, sourcetypes });
+    if (searchLog.length >= 2 * REQUEST_LOG_SIZE) searchLog = searchLog.slice(-REQUEST_LOG_SIZE);
+    note(request, url, body.length, 200, undefined, undefined, 0);
+    return new HttpResponse(text, { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+  }
+
   const handlers: readonly HttpHandler[] = [
     http.post(DATA_PATH, ({ request }) => onData(request)),
     http.post(ACK_PATH, ({ request }) => onAck(request)),
     http.get(HEALTH_PATH, ({ request }) => onHealth(request)),
+    http.post(EXPORT_PATH, ({ request }) => onExport(request)),
   ];
 
   // ---- the socket ----
@@ -571,6 +785,7 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       a.state = 'lost';
       a.held = undefined;
       a.ids = undefined;
+      a.searchable = undefined;
     }
     waiting = [];
   }
@@ -594,8 +809,31 @@ export async function startFakeHec(options: FakeHecOptions = {}): Promise<FakeHe
       settle();
       return indexedIds.length;
     },
+    deleteEvents(ids) {
+      settle();
+      const drop = new Set(ids);
+      // Compacts every column in place, keeping index order.
+      let kept = 0;
+      for (let k = 0; k < indexedIds.length; k++) {
+        const id = searchEventIds[k];
+        if (id !== undefined && drop.has(id)) continue;
+        indexedIds[kept] = indexedIds[k]!;
+        searchTimes[kept] = searchTimes[k]!;
+        searchIndexes[kept] = searchIndexes[k];
+        searchSourcetypes[kept] = searchSourcetypes[k]!;
+        searchEventIds[kept] = id;
+        if (keepFull) indexedEvents[kept] = indexedEvents[k]!;
+        kept++;
+      }
+      const removed = indexedIds.length - kept;
+      for (const column of [indexedIds, searchTimes, searchIndexes, searchSourcetypes, searchEventIds, ...(keepFull ? [indexedEvents] : [])]) column.length = kept;
+      return removed;
+    },
     requests() {
       return log.slice(-REQUEST_LOG_SIZE);
+    },
+    searches() {
+      return searchLog.slice(-REQUEST_LOG_SIZE);
     },
     busy(n, busyOptions) {
       const retryAfter = busyOptions?.retryAfterSec;
