@@ -460,6 +460,8 @@ export class Lane {
       .catch((error: unknown) => o.logger.warn({ err: (error as Error).message }, 'heartbeat not delivered'))
       .finally(() => {
         this.inFlight.delete(p);
+        // Batches that waited for this slot start now.
+        this.pump();
         this.slotFreed?.();
       });
     this.inFlight.add(p);
