@@ -11,7 +11,8 @@
 //   BENCH_CPU_PROF=/tmp/prof npm run bench -- process          (node --cpu-prof for each forwarder, written there on
 //                                                              its exit; summarise with bench/cpu-profile-summary.ts)
 //
-// Variants: `hec` (splunk-hec, ack off, gzip off → ../shared/bench/hec-null.mjs), `hec+gzip`, `hec heap64` (the
+// Variants: `hec` (splunk-hec, ack off, gzip off → ../shared/bench/hec-null.mjs), `hec no-ledger` (the same as `hec` with `ledger.enabled: false`: the cost of the
+// completeness ledger, which `hec` and the others keep, as by default), `hec+gzip`, `hec heap64` (the
 // same as `hec` with node --max-old-space-size=64), `hec packaged` (the same as `hec` with the V8 options the image
 // and the systemd unit start node with: PACKAGED_NODE_OPTIONS), `ecs bulk` (elasticsearch, gzip off → bench/es-null-server.ts:
 // hec-null's `_bulk` answers `items: []`, which the sink cannot take for N documents — it sends the batch again,
@@ -50,7 +51,7 @@ const DIST = process.env.BENCH_DIST === '1';
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 1800);
 /** A directory for a CPU profile of each variant's forwarder (profiling slows it: its figures are not comparable). */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
-const VARIANTS = ['hec', 'hec packaged', 'hec+gzip', 'hec heap64', 'ecs bulk', 'cef syslog', 'otlp'] as const;
+const VARIANTS = ['hec', 'hec no-ledger', 'hec packaged', 'hec+gzip', 'hec heap64', 'ecs bulk', 'cef syslog', 'otlp'] as const;
 type Variant = (typeof VARIANTS)[number];
 const chosen: Variant[] =
   process.env.BENCH_VARIANTS === undefined
@@ -143,6 +144,7 @@ async function countingServer(file: string, sinkFor: (first: string, second: str
 function receiverFor(v: Variant, dir: string): Promise<Receiver> {
   switch (v) {
     case 'hec':
+    case 'hec no-ledger':
     case 'hec packaged':
     case 'hec heap64':
       return hecNull(false, dir);
@@ -202,7 +204,7 @@ routes: { bench: { from: in, to: [out] } }
 checkpoints: { directory: ${JSON.stringify(join(dir, 'state'))} }
 deadLetter: { directory: ${JSON.stringify(join(dir, 'state'))} }
 logging: { level: warn }
-`,
+${v === 'hec no-ledger' ? 'ledger: { enabled: false }\n' : ''}`,
     );
     const nodeOptions = v === 'hec heap64' ? ['--max-old-space-size=64'] : v === 'hec packaged' ? [...PACKAGED_NODE_OPTIONS] : [];
     if (CPU_PROF !== undefined) nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${v.replace(/[^a-z0-9]+/g, '-')}.cpuprofile`);

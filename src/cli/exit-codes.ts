@@ -17,7 +17,7 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
-  1  a route stopped on an error, a check failed, or some dead letters still fail
+  1  a route stopped on an error, a check failed, some dead letters still fail, or reconcile found a difference
   2  usage error; another process holds the route's checkpoint; for \`map\`: at least one input line was bad
   3  the configuration is invalid or unreadable
   4  a checkpoint is corrupt or was written for another source (start-up refused)`;
