@@ -9,7 +9,7 @@ import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
 import type { ErrorDisposition } from '../contracts/errors.ts';
 import { canonicalJson, isJsonObject, type JsonObject } from '../model/json.ts';
 import { ledgerStateProblem } from '../ledger/accountant.ts';
-import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
+import { ensureDirectory, errno, fsyncPath, serialised, exists, readIfExists } from '../util/durable-fs.ts';
 import { tryLockFile } from './lock.ts';
 import type { LockAttempt, LockHolderInfo } from './lock.ts';
 
@@ -246,25 +246,7 @@ function ioError(action: string, file: string, cause: unknown, disposition: Erro
   });
 }
 
-/** The file's bytes, or undefined if it does not exist. */
-async function readIfExists(file: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return false;
-    throw e;
-  }
-}
 
 async function writeDurably(file: string, text: string): Promise<void> {
   const handle = await open(file, 'wx', 0o600);

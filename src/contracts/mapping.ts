@@ -1,5 +1,6 @@
 // The mapping contract: a pure, total function from the canonical event to one output format.
 import type { AuditEvent } from '../model/audit-event.ts';
+import type { LedgerCounts } from '../ledger/entry.ts';
 
 export type MapResult<T = unknown> =
   | { readonly kind: 'mapped'; readonly value: T }
@@ -49,14 +50,7 @@ export interface HeartbeatSummary {
   readonly part: number;
   readonly late: boolean;
   /** Records of the window by status; `read` = delivered + skipped + rejected + dead_lettered. */
-  readonly counts: {
-    readonly read: number;
-    readonly selected: number;
-    readonly delivered: number;
-    readonly skipped: number;
-    readonly rejected: number;
-    readonly dead_lettered: number;
-  };
+  readonly counts: LedgerCounts;
   /** Order-independent digest of the delivered events (64 hex digits). */
   readonly digest: string;
   /** The ledger entry's sequence number and hash (the chain an auditor verifies). */

@@ -4,7 +4,7 @@ import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ForwarderError, isForwarderError } from '../contracts/errors.ts';
-import { ensureDirectory, errno, fsyncPath, serialised } from '../util/durable-fs.ts';
+import { ensureDirectory, errno, fsyncPath, serialised, exists, readIfExists } from '../util/durable-fs.ts';
 import { entryKey, formatEntry, GENESIS_HASH, parseEntryLine, sameEntryContent, utcDay } from './entry.ts';
 import type { LedgerEntry, LedgerEntryInput } from './entry.ts';
 
@@ -311,24 +311,7 @@ function rollTarget(rolled: readonly Rolled[], firstDay: string, root: string, r
   return path.join(root, n === 1 ? `${route}.${day}.jsonl` : `${route}.${day}.${n}.jsonl`);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return false;
-    throw e;
-  }
-}
 
-async function readIfExists(file: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
 async function unusedName(base: string): Promise<string> {
   for (let i = 0; ; i++) {

@@ -1,5 +1,5 @@
 // File-system primitives for state that must survive a crash: per-file serialisation, fsync of files and directories.
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The `code` of a Node.js system error, if any. */
@@ -44,5 +44,26 @@ export async function ensureDirectory(dir: string): Promise<void> {
   for (let d = path.dirname(dir); ; d = path.dirname(d)) {
     await fsyncPath(d);
     if (d === path.dirname(created) || d === path.dirname(d)) break;
+  }
+}
+
+/** Whether `file` exists (any other error than ENOENT is thrown). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** The file's bytes, or undefined if it does not exist. */
+export async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined;
+    throw e;
   }
 }
