@@ -90,7 +90,6 @@ Example:
         process.exitCode = EXIT.failure;
         return;
       }
-      say(`ledger: ${ledger.entries.length} entries in ${ledger.files.length} file(s), chain verified${publicKey !== undefined ? ', signatures verified' : ''}${ledger.problems.length > 0 ? ` (${ledger.problems.map((p) => p.detail).join('; ')})` : ''}`);
       const fromLedger = ledgerWindows(ledger.entries, range);
 
       // Windows still open in the checkpoint: counted, not in the ledger yet.
@@ -182,7 +181,7 @@ Example:
 
       const compared = results.some((r) => r.windows.length > 0 || opts.against !== 'siem' || r.siem === 'checked');
       const matched = compared && results.every((r) => r.windows.every((w) => (w.source === undefined || w.source.status === 'match') && (w.siem === undefined || w.siem.status === 'match'))) && !(opts.against === 'siem' && results.every((r) => r.siem !== 'checked'));
-      report(opts.format, { route: routeName, range, windowSeconds, ledger, sinks: results, matched });
+      report(opts.format, { route: routeName, range, windowSeconds, ledger, sinks: results, matched, signed: publicKey !== undefined });
       process.exitCode = matched ? EXIT.ok : EXIT.failure;
     });
 }
@@ -226,6 +225,8 @@ interface Report {
   readonly ledger: LedgerReadResult;
   readonly sinks: readonly SinkResult[];
   readonly matched: boolean;
+  /** Signatures were checked. */
+  readonly signed?: boolean;
 }
 
 function report(format: 'table' | 'json', r: Report): void {
@@ -250,6 +251,10 @@ function report(format: 'table' | 'json', r: Report): void {
   }
   const w = (s: string) => process.stdout.write(`${s}\n`);
   w(`reconcile ${r.route} [${r.range.from}, ${r.range.to}), windows of ${r.windowSeconds} s`);
+  if (!r.ledger.tampered) {
+    const notes = [...r.ledger.problems.map((p) => p.detail), ...(r.ledger.startsAfter !== undefined ? [`the chain starts after ${r.ledger.startsAfter.slice(0, 16)}… (older files removed)`] : [])];
+    w(`ledger: ${r.ledger.entries.length} entries in ${r.ledger.files.length} file(s), chain verified${r.signed === true ? ', signatures verified' : ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
+  }
   if (r.ledger.tampered) {
     const b = r.ledger.firstBad!;
     w(`LEDGER TAMPERED: ${b.kind} at ${b.file}:${b.line}: ${b.detail}`);
