@@ -94,7 +94,8 @@ search: { url: ${hec.url}, token: "\${SEARCH_TOKEN}" }`,
 
     // 2. Three events lost in Splunk: named, exactly.
     const lost = [ids[123]!, ids[20_000]!, ids[49_999]!];
-    expect(hec.deleteEvents(lost)).toBe(3);
+    // Copies included: a batch re-sent after the SIGKILL may hold one of them twice (HEC without acks keeps both).
+    expect(hec.deleteEvents(lost)).toBeGreaterThanOrEqual(3);
     const deleted = await reconcile('--against', 'both');
     expect(deleted.code).toBe(1);
     const splunk = deleted.report!.sinks.find((s) => s.sink === 'splunk')!;
