@@ -66,27 +66,29 @@ export async function openRouteLedger(dir: string, route: string, settings: Ledg
       if (queue.length === 0) return;
       const batch = queue;
       queue = [];
-      let i = 0;
+      let results;
       try {
-        for (; i < batch.length; i++) {
-          const { entry, written } = await writer.append(batch[i]!);
-          if (!written) {
-            logger.info({ sink: entry.sink, window: entry.window.from, part: entry.part, seq: entry.seq }, 'ledger entry already written before a restart: not written again');
-            continue;
-          }
-          for (const l of listeners) {
-            try {
-              l(entry);
-            } catch (error) {
-              logger.warn({ err: (error as Error).message }, 'a ledger listener failed');
-            }
-          }
-        }
+        results = await writer.appendAll(batch);
       } catch (error) {
-        // What was not written goes first next time (the checkpoint save fails: nothing is lost).
-        queue = [...batch.slice(i), ...queue];
+        // Nothing of the group was kept: it goes first next time (the checkpoint save fails: nothing is lost).
+        queue = [...batch, ...queue];
         throw error;
       }
+      let again = 0;
+      for (const { entry, written } of results) {
+        if (!written) {
+          again++;
+          continue;
+        }
+        for (const l of listeners) {
+          try {
+            l(entry);
+          } catch (error) {
+            logger.warn({ err: (error as Error).message }, 'a ledger listener failed');
+          }
+        }
+      }
+      if (again > 0) logger.info({ entries: again }, 'ledger entries already written before a restart: not written again');
     },
     onWritten(listener) {
       listeners.push(listener);

@@ -332,3 +332,28 @@ describe('rolling', () => {
     expect(result.files.map((f) => path.basename(f))).toEqual([`r1.${DAY2}.jsonl`, `r1.${DAY2}.2.jsonl`, 'r1.jsonl']);
   });
 });
+
+describe('appendAll', () => {
+  it('writes a group as one chain with the entries append would write, skips what is already there, and rolls by day inside a group', async () => {
+    const w = await openLedgerWriter(dir, 'r1', { signingKey: keys.privateKey });
+    await w.append(input(1));
+    const results = await w.appendAll([input(1), input(2), input(3), input(4, { closedDay: DAY2 }), input(5, { closedDay: DAY2 })]);
+    expect(results.map((r) => [r.entry.seq, r.written])).toEqual([
+      [1, false],
+      [2, true],
+      [3, true],
+      [4, true],
+      [5, true],
+    ]);
+    expect(w.lastSeq).toBe(5);
+    await w.close();
+    const read = await verified();
+    expect(read.entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(read.files.length).toBe(2);
+    // Reopened, it continues the chain; re-deriving the group writes nothing.
+    const again = await openLedgerWriter(dir, 'r1', { signingKey: keys.privateKey });
+    expect((await again.appendAll([input(4, { closedDay: DAY2 }), input(5, { closedDay: DAY2 })])).every((r) => !r.written)).toBe(true);
+    await again.close();
+    expect((await verified()).entries.length).toBe(5);
+  });
+});

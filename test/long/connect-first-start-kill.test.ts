@@ -99,14 +99,14 @@ class Delivered {
   }
 }
 
-function start(dir: string): ChildProcess & { exited: Promise<void>; forwarding: () => boolean } {
+function start(dir: string): ChildProcess & { exited: Promise<void>; forwarding: () => boolean; stderrTail: () => string } {
   const child = spawn(NODE, [CLI, 'run', '-c', join(dir, 'config.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   // The kill clock starts once the routes are running (start-up takes longer on a loaded machine).
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return Object.assign(child, { exited, forwarding: () => err.includes('"msg":"forwarding"') });
+  return Object.assign(child, { exited, forwarding: () => err.includes('"msg":"forwarding"'), stderrTail: () => err.slice(-2000) });
 }
 
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -130,7 +130,7 @@ describe('a first start on a large Connect store, killed again and again', () =>
       await child.exited;
       kills++;
       stalled = delivered.poll() > before ? 0 : stalled + 1;
-      expect(stalled, `no progress over three runs (${delivered.unique} of ${EVENTS} after ${kills} kills)`).toBeLessThan(3);
+      expect(stalled, `no progress over three runs (${delivered.unique} of ${EVENTS} after ${kills} kills); the last run's log ends:\n${child.stderrTail()}`).toBeLessThan(3);
     }
     expect(delivered.unique).toBe(EVENTS);
     expect(delivered.seen.every((v) => v === 1)).toBe(true);
