@@ -1,4 +1,4 @@
-// Ledger writer: one append-only, hash-chained JSON Lines file per route, fsynced per entry, rolled by day and size.
+// Ledger writer: one append-only, hash-chained JSON Lines file per route, fsynced before the checkpoint that drops its windows, rolled by day and size.
 import type { KeyObject } from 'node:crypto';
 import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -18,7 +18,8 @@ import type { LedgerEntry, LedgerEntryInput } from './entry.ts';
  * on across them. A file is rolled, by rename, before an append whose entry's closedAt falls on another UTC
  * day than the current file's first entry, or that would take the file past `maxBytes`.
  *
- * Durability: every append is one write of one whole line, then fsync; the directory is fsynced when the
+ * Durability: every append is one write of whole lines (one, or the group of `appendAll`: the windows one commit
+ * closed), then fsync; the directory is fsynced when the
  * current file is created and after a roll. A crash can only leave a last line without its `\n`: on open it
  * is copied aside, cut off and the chain goes on (the engine derives that entry again). Anything else that
  * does not verify — a line that does not parse, a hash that does not match, a broken chain — refuses the
