@@ -214,61 +214,6 @@ export async function openLedgerWriter(dir: string, route: string, options: Ledg
     return results;
   };
 
-  const appendNow = async (input: LedgerEntryInput): Promise<LedgerAppendResult> => {
-    if (closed) throw new ForwarderError('FWD_LEDGER_IO', `The ledger writer of route "${route}" (${file}) is closed.`, { stage: 'ledger', disposition: 'permanent' });
-    if (broken !== undefined) throw broken;
-    if (input.route !== route) throw new TypeError(`ledger entry of route ${JSON.stringify(input.route)} given to the writer of route "${route}"`);
-    // Formatted first: it validates the input (TypeError) before anything reads it.
-    const { line, entry } = formatEntry(input, state.lastSeq + 1, state.lastHash, signingKey);
-    const existing = state.byKey.get(entryKey(entry));
-    if (existing !== undefined && sameEntryContent(existing, entry)) return { entry: existing, written: false };
-    const bytes = Buffer.from(line, 'utf8');
-    try {
-      if (state.size > 0 && (state.firstDay !== utcDay(entry.closedAt) || state.size + bytes.length > maxBytes)) await roll();
-    } catch (e) {
-      throw ioError(`roll ledger file ${file} (before appending entry ${entry.seq})`, e, 'retryable');
-    }
-    let handle: FileHandle | undefined;
-    try {
-      try {
-        handle = await open(file, 'ax', 0o600);
-        state.dirDirty = true;
-      } catch (e) {
-        if (errno(e) !== 'EEXIST') throw e;
-        handle = await open(file, 'a', 0o600);
-      }
-      try {
-        await writeAll(handle, bytes);
-        await handle.sync();
-      } catch (e) {
-        // Leave whole lines only: cut back what this write may have left; if even that fails, stop appending.
-        try {
-          await handle.truncate(state.size);
-          await handle.sync();
-        } catch (cut) {
-          broken = ioError(`cut back ledger file ${file} after a failed append (reopen the ledger; ${(e as Error).message})`, cut, 'permanent');
-          throw broken;
-        }
-        throw e;
-      }
-      if (state.dirDirty) {
-        await fsyncPath(root);
-        state.dirDirty = false;
-      }
-    } catch (e) {
-      throw ioError(`append entry ${entry.seq} to ledger file ${file}`, e, 'retryable');
-    } finally {
-      await handle?.close().catch(() => undefined);
-    }
-    state.size += bytes.length;
-    state.lines++;
-    state.firstDay ??= utcDay(entry.closedAt);
-    state.lastSeq = entry.seq;
-    state.lastHash = entry.hash;
-    if (existing === undefined) state.byKey.set(entryKey(entry), entry);
-    return existing === undefined ? { entry, written: true } : { entry, written: true, conflictsWith: existing };
-  };
-
   return {
     file,
     get lastHash() {
@@ -277,7 +222,7 @@ export async function openLedgerWriter(dir: string, route: string, options: Ledg
     get lastSeq() {
       return state.lastSeq;
     },
-    append: (input) => serialised(file, () => appendNow(input)),
+    append: (input) => serialised(file, async () => (await appendGroup([input]))[0]!),
     appendAll: (inputs) => serialised(file, () => appendGroup(inputs)),
     close: () =>
       serialised(file, async () => {
