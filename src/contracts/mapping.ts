@@ -1,6 +1,6 @@
 // The mapping contract: a pure, total function from the canonical event to one output format.
 import type { AuditEvent } from '../model/audit-event.ts';
-import type { LedgerCounts } from '../ledger/entry.ts';
+import type { LedgerEntry, LedgerEntryInput } from '../ledger/entry.ts';
 
 export type MapResult<T = unknown> =
   | { readonly kind: 'mapped'; readonly value: T }
@@ -40,24 +40,12 @@ export interface Mapping<T = unknown> {
   heartbeat?(summary: HeartbeatSummary, options: MappingOptions): MapResult<T>;
 }
 
-/** What a heartbeat says: one closed window of one route × sink, as its ledger entry records it. */
-export interface HeartbeatSummary {
-  readonly route: string;
-  readonly sink: string;
-  /** The window of event time, canonical RFC 3339 UTC (six fraction digits), `from` inclusive, `to` exclusive. */
-  readonly window: { readonly from: string; readonly to: string };
-  /** 0 for the window's entry; 1, 2 … for entries of late events in a window already closed (`late` true). */
-  readonly part: number;
-  readonly late: boolean;
-  /** Records of the window by status; `read` = delivered + skipped + rejected + dead_lettered. */
-  readonly counts: LedgerCounts;
-  /** Order-independent digest of the delivered events (64 hex digits). */
-  readonly digest: string;
-  /** The ledger entry's sequence number and hash (the chain an auditor verifies). */
-  readonly seq: number;
-  readonly hash: string;
-  /** When the entry was written: canonical RFC 3339 UTC; the heartbeat's own time. */
-  readonly closedAt: string;
+/**
+ * What a heartbeat says: one closed window of one route × sink, as its ledger entry records it (window, part, late,
+ * counts, digest, `closedAt` — the heartbeat's own time — and the entry's `seq` and `hash`, the chain an auditor
+ * verifies), and the forwarder that wrote it.
+ */
+export interface HeartbeatSummary extends LedgerEntryInput, Pick<LedgerEntry, 'seq' | 'hash'> {
   /** The forwarder that wrote it: its version and host name. */
   readonly forwarder: { readonly version: string; readonly host: string };
 }
