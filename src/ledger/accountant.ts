@@ -9,12 +9,13 @@
 import { canonicalEpochSeconds, formatEpochMicros, isCanonicalTime } from '../model/time.ts';
 import { jsonText } from '../model/json.ts';
 import type { AuditEvent } from '../model/audit-event.ts';
-import { eventHash, WindowDigest } from './digest.ts';
+import { eventHash, eventKey, WindowDigest } from './digest.ts';
 import type { LedgerCounts, LedgerEntryInput } from './entry.ts';
 
-type Counts = { -readonly [K in keyof LedgerCounts]: number };
+export type Counts = { -readonly [K in keyof LedgerCounts]: number };
 
-const zero = (): Counts => ({ read: 0, selected: 0, delivered: 0, skipped: 0, rejected: 0, dead_lettered: 0 });
+/** Counts of nothing yet. */
+export const zero = (): Counts => ({ read: 0, selected: 0, delivered: 0, skipped: 0, rejected: 0, dead_lettered: 0 });
 
 /** How a record read into a batch ended before being sent (the others are sent: delivered or rejected later). */
 export type EarlyStatus = 'skipped' | 'dead_lettered';
@@ -161,7 +162,7 @@ export class LaneAccountant {
     for (const d of tally.delivered) {
       const w = this.windowFor(d.window);
       const h = d.hash;
-      const key = h[0]! * 2 ** 40 + h[1]! * 2 ** 32 + ((h[2]! << 24) >>> 0) + (h[3]! << 16) + (h[4]! << 8) + h[5]!;
+      const key = eventKey(h);
       if (w.seen.has(key)) {
         // A second copy of an event already delivered in this window: delivered once, counted as skipped.
         w.counts.skipped++;

@@ -93,3 +93,11 @@ export class WindowDigest {
     return true;
   }
 }
+
+/**
+ * The key under which a window counts an event once: the first 48 bits of its hash, as a number. The forwarder
+ * and `reconcile` use the same key, so a collision (about 1 in 10^14 per pair) would affect both sides alike.
+ */
+export function eventKey(hash: Uint8Array): number {
+  return hash[0]! * 2 ** 40 + hash[1]! * 2 ** 32 + ((hash[2]! << 24) >>> 0) + (hash[3]! << 16) + (hash[4]! << 8) + hash[5]!;
+}

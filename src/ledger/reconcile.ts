@@ -5,11 +5,9 @@ import type { Source, TimeRange } from '../contracts/source.ts';
 import type { SinkQuery, SinkQueryScope } from '../contracts/sink-query.ts';
 import { canonicalEpochSeconds, formatEpochMicros, isCanonicalTime } from '../model/time.ts';
 import type { EventSelection } from '../pipeline/selection.ts';
-import { contentOf, type LaneLedgerState } from './accountant.ts';
-import { eventHash, WindowDigest } from './digest.ts';
-import type { LedgerCounts, LedgerEntry } from './entry.ts';
-
-type Counts = { -readonly [K in keyof LedgerCounts]: number };
+import { contentOf, zero, type Counts, type LaneLedgerState } from './accountant.ts';
+import { eventHash, eventKey, WindowDigest } from './digest.ts';
+import type { LedgerEntry } from './entry.ts';
 
 /** What the ledger holds for one window of one sink: its entries (the window's and its late parts) summed. */
 export interface LedgerWindow {
@@ -65,8 +63,6 @@ export function alignRange(range: TimeRange, windowSeconds: number): TimeRange {
   const to = canonicalEpochSeconds(range.to) % windowSeconds === 0 && range.to.endsWith('.000000Z') ? last : last + 1;
   return { from: windowStart(from, windowSeconds), to: windowStart(to, windowSeconds) };
 }
-
-const zero = (): Counts => ({ read: 0, selected: 0, delivered: 0, skipped: 0, rejected: 0, dead_lettered: 0 });
 
 /** The ledger's windows over `range` (aligned), per sink then window start. */
 export function ledgerWindows(entries: readonly LedgerEntry[], range: TimeRange): Map<string, Map<string, LedgerWindow>> {
@@ -143,7 +139,7 @@ export async function sourceWindows(o: SourcePassOptions): Promise<Map<string, M
           continue;
         }
         hash ??= eventHash(event.id, contentOf(rec.rawText ?? event));
-        const key = hash[0]! * 2 ** 40 + hash[1]! * 2 ** 32 + ((hash[2]! << 24) >>> 0) + (hash[3]! << 16) + (hash[4]! << 8) + hash[5]!;
+        const key = eventKey(hash);
         if (w.seen.has(key)) continue;
         w.seen.add(key);
         w.expected++;
